@@ -1,0 +1,285 @@
+"""The ``kuulo`` command: one click group, ``--help`` on every command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import click
+
+from kuulo import export as exporting
+from kuulo import service
+from kuulo.errors import ConfigError, KuuloError
+from kuulo.model import ScoreInput
+from kuulo.settings import SentimentSettings, Settings, load_settings, resolve_config_path
+from kuulo.store import MentionFilter, open_store
+
+
+class _State:
+    def __init__(self, config: str | None) -> None:
+        self.config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    help="Settings file (default: $KUULO_CONFIG, else config/kuulo.toml).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Override [kuulo] log_level.",
+)
+@click.version_option(package_name="kuulo")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, log_level: str | None) -> None:
+    """kuulo: social media listening and reputation monitoring."""
+    ctx.obj = _State(config)
+    logging.basicConfig(
+        level=(log_level or "INFO").upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _settings(ctx: click.Context) -> Settings:
+    state: _State = ctx.obj
+    return state.settings
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run one full tick (collect due sources, score), exit.")
+@click.option("--no-dashboard", is_flag=True, help="Do not start the dashboard alongside.")
+@click.pass_context
+def run(ctx: click.Context, once: bool, no_dashboard: bool) -> None:
+    """Collect on schedule, score, and serve the dashboard until stopped (Ctrl-C / SIGTERM)."""
+    settings = _settings(ctx)
+    if once:
+        service.run_once(settings)
+        return
+    service.run_forever(settings, dashboard=not no_dashboard)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@click.option("--once", is_flag=True, default=True, help="Collect once and exit (the default).")
+@click.option("--score/--no-score", default=True, help="Score what was collected (default on).")
+@click.pass_context
+def collect(ctx: click.Context, sources: tuple[str, ...], once: bool, score: bool) -> None:
+    """Collect SOURCES now (default: every due source), then exit. Cron-friendly."""
+    settings = _settings(ctx)
+    known = {s.name for s in settings.sources}
+    unknown = [s for s in sources if s not in known]
+    if unknown:
+        raise click.BadParameter(
+            f"no source named {', '.join(unknown)} (configured: {', '.join(sorted(known))})",
+            param_hint="SOURCES",
+        )
+    service.collect(settings, list(sources) or None, score=score, progress=_progress_bar)
+
+
+@cli.command()
+@click.option("--all", "everything", is_flag=True, help="Re-score every mention, not only stale.")
+@click.pass_context
+def rescore(ctx: click.Context, everything: bool) -> None:
+    """Score again mentions scored by another scorer or version (after a scorer change)."""
+    total = service.rescore(_settings(ctx), everything=everything, progress=_progress_bar)
+    click.echo(f"re-scored {total} mentions", err=True)
+
+
+@cli.command()
+@click.pass_context
+def score(ctx: click.Context) -> None:
+    """Score texts from stdin: one per line, or JSON Lines with a "text" (and "language") field.
+
+    Writes one JSON object per line: {"label": ..., "score": ..., "model": ...}.
+    """
+    sentiment = _score_settings(ctx)
+    scorer = service.make_scorer(sentiment)
+    for chunk in _stdin_chunks(sys.stdin, 500):
+        for result in scorer.score(chunk):
+            out = {"label": result.label, "score": result.score, "model": result.model}
+            if result.reason:
+                out["reason"] = result.reason
+            click.echo(json.dumps(out))
+
+
+def _score_settings(ctx: click.Context) -> SentimentSettings:
+    state: _State = ctx.obj
+    if state.config is None and not resolve_config_path(None).exists():
+        return SentimentSettings()  # scoring needs no config file; the defaults do
+    return state.settings.sentiment
+
+
+def _stdin_chunks(stream: IO[str], size: int) -> Iterator[list[ScoreInput]]:
+    chunk: list[ScoreInput] = []
+    for line in stream:
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        chunk.append(_score_input(line))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _score_input(line: str) -> ScoreInput:
+    if line.lstrip().startswith("{"):
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"invalid JSON on stdin: {exc.msg}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+            raise click.ClickException('JSON input lines need a string "text" field')
+        language = data.get("language")
+        return ScoreInput(data["text"], language if isinstance(language, str) else None)
+    return ScoreInput(line)
+
+
+@cli.command(name="export")
+@click.option("--format", "fmt", type=click.Choice(exporting.FORMATS), default="csv")
+@click.option("--brand", multiple=True, help="Only mentions of this brand (repeatable).")
+@click.option("--source", multiple=True, help="Only this source name (repeatable).")
+@click.option(
+    "--sentiment",
+    multiple=True,
+    type=click.Choice(["negative", "neutral", "positive", "unscored"]),
+    help="Only this label (repeatable).",
+)
+@click.option("--since", type=click.DateTime(), help="From this UTC date/time (inclusive).")
+@click.option("--until", type=click.DateTime(), help="Up to this UTC date/time (exclusive).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default: stdout).")
+@click.pass_context
+def export_cmd(ctx: click.Context, /, fmt: str, output: str | None, **filters: Any) -> None:
+    """Export mentions with the documented, stable column set (README: Export schema)."""
+    settings = _settings(ctx)
+    mf = MentionFilter(
+        brands=filters["brand"],
+        sources=filters["source"],
+        sentiments=filters["sentiment"],
+        since=_utc(filters["since"]),
+        until=_utc(filters["until"]),
+    )
+    with open_store(settings.database_path(), read_only=True) as store:
+        total = store.count_mentions(mf)
+        rows = _with_progress(store.export_rows(mf), total, show=output is not None)
+        count = _write_export(fmt, rows, output)
+    click.echo(f"exported {count} mentions", err=True)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value else None
+
+
+def _write_export(fmt: str, rows: Iterator[dict[str, Any]], output: str | None) -> int:
+    if fmt == "parquet":
+        if output is None:
+            return exporting.write_parquet(rows, sys.stdout.buffer)
+        with open(output, "wb") as fh:
+            return exporting.write_parquet(rows, fh)
+    writer = exporting.write_csv if fmt == "csv" else exporting.write_jsonl
+    if output is None:
+        return writer(rows, sys.stdout)
+    with open(output, "w", encoding="utf-8", newline="") as fh:
+        return writer(rows, fh)
+
+
+def _with_progress(
+    rows: Iterator[dict[str, Any]], total: int, show: bool
+) -> Iterator[dict[str, Any]]:
+    if not (show and sys.stderr.isatty()):
+        yield from rows
+        return
+    with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
+        for row in rows:
+            bar.update(1)
+            yield row
+
+
+def _progress_bar(label: str, total: int) -> Any:
+    """A click progress bar on a terminal; a silent one otherwise (cron, pipes, tests)."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=total, label=label, file=sys.stderr)
+    return service.SilentProgress()
+
+
+@cli.command()
+@click.option("--port", type=int, help="Port (default: [kuulo] dashboard_port, 8501).")
+@click.pass_context
+def dashboard(ctx: click.Context, port: int | None) -> None:
+    """Serve the Streamlit dashboard (read-only) for the configured database."""
+    settings = _settings(ctx)
+    service.serve_dashboard(settings, port=port)
+
+
+@cli.command()
+@click.option("--port", type=int, default=0, help="Port for the sample feed server (0: any).")
+@click.option("--once", is_flag=True, help="Collect and score once, print a summary, exit.")
+def demo(port: int, once: bool) -> None:
+    """Serve bundled sample feeds on loopback, collect them and open the dashboard. No internet."""
+    from kuulo.demo.runner import run_demo
+
+    run_demo(feed_port=port, once=once)
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Per source: last run, counts, last error, next due; and what is disabled and why."""
+    settings = _settings(ctx)
+    for line in service.status_lines(settings):
+        click.echo(line)
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate the settings file; print every problem and exit non-zero if there is one."""
+    settings = _settings(ctx)
+    path = settings.config_path
+    click.echo(f"{path}: OK ({len(settings.brands)} brands, {len(settings.sources)} sources)")
+    for source in settings.resolved_sources():
+        if source.disabled_reason:
+            click.echo(f"  source {source.name}: {source.disabled_reason}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: configuration and kuulo errors become one clear line and exit code 2/1."""
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KuuloError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

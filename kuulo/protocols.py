@@ -1,0 +1,65 @@
+"""The plug-in API: what a collector and a scorer look like to the spine.
+
+Plug-ins live in the top-level ``collectors/`` and ``sentiment/`` folders, are registered as entry
+points in ``pyproject.toml`` and import only from ``kuulo``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from kuulo.model import Batch, Cursor, Score, ScoreInput
+
+if TYPE_CHECKING:
+    import requests
+
+    from kuulo.matching import Brand
+    from kuulo.settings import HttpSettings
+
+
+class PluginConfig(BaseModel):
+    """Base for each plug-in's own settings: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class CollectorContext:
+    """What the spine hands a collector: its name, its brands, HTTP and a clock."""
+
+    source_name: str
+    brands: Sequence[Brand]
+    http: HttpSettings
+    session_factory: Callable[[], requests.Session]
+    now: Callable[[], datetime]
+    logger: logging.Logger
+
+
+class Collector(Protocol):
+    kind: ClassVar[str]
+    Config: ClassVar[type[PluginConfig]]
+
+    def __init__(self, config: PluginConfig, ctx: CollectorContext) -> None: ...
+
+    def collect(self, cursor: Cursor | None) -> Iterable[Batch]:
+        """Yield pages of mentions newer than ``cursor``; bounded, never streams forever.
+
+        Each batch is stored (with its cursor) before the next is requested. Raises
+        :class:`kuulo.errors.CollectorError` when a fetch or parse fails.
+        """
+        ...
+
+
+class Scorer(Protocol):
+    name: ClassVar[str]
+    version: ClassVar[str]  # bump it and `kuulo rescore` re-scores everything
+
+    def score(self, items: Sequence[ScoreInput]) -> list[Score]:
+        """Score a batch; one Score per input, in order."""
+        ...

@@ -1,0 +1,110 @@
+"""APScheduler 3 wiring: one short interval "tick" that starts due sources and scores.
+
+Schedule state (next due, cursor, pause) lives in the database, not in APScheduler. The tick
+hands due sources to a bounded thread pool and returns at once, so one slow or failing source
+never delays the others; a source already running is not started again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from kuulo.pipeline import Runtime, collect_source, score_pending, sync_sources
+from kuulo.protocols import Scorer
+from kuulo.store import open_store
+
+log = logging.getLogger("kuulo.scheduler")
+
+SCORE_BATCHES_PER_TICK = 20
+
+
+class Ticker:
+    """Starts due sources (bounded, one run per source at a time) and scores new mentions."""
+
+    def __init__(self, rt: Runtime, db_path: Path, scorer: Scorer | None = None) -> None:
+        self.rt = rt
+        self.db_path = db_path
+        self.scorer = scorer or rt.scorer()
+        self._pool = ThreadPoolExecutor(
+            max_workers=rt.settings.kuulo.max_parallel_sources, thread_name_prefix="collect"
+        )
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        with open_store(db_path) as store:
+            sync_sources(store, rt)
+
+    def tick(self) -> list[Future[None]]:
+        """Start every due source that is not already running; score what is waiting."""
+        with open_store(self.db_path) as store:
+            due = self._claim(store.due_sources(self.rt.clock()))
+            futures = [self._pool.submit(self._collect, name) for name in due]
+            batch = self.rt.settings.sentiment.batch_size
+            score_pending(store, self.scorer, batch, self.rt.clock, SCORE_BATCHES_PER_TICK)
+        return futures
+
+    def run_once(self, names: list[str] | None = None, *, score: bool = True) -> None:
+        """Collect the named sources (default: every due one), wait, then score everything."""
+        if names is None:
+            with open_store(self.db_path) as store:
+                names = store.due_sources(self.rt.clock())
+        wait([self._pool.submit(self._collect, name) for name in self._claim(names)])
+        if score:
+            self.score_all()
+
+    def score_all(self, progress: Callable[[int], None] | None = None) -> int:
+        total = 0
+        with open_store(self.db_path) as store:
+            while done := score_pending(
+                store, self.scorer, self.rt.settings.sentiment.batch_size, self.rt.clock, 1
+            ):
+                total += done
+                if progress:
+                    progress(done)
+        return total
+
+    def shutdown(self, wait_for_runs: bool = True) -> None:
+        self._pool.shutdown(wait=wait_for_runs, cancel_futures=True)
+
+    def _claim(self, names: list[str]) -> list[str]:
+        claimed = []
+        with self._lock:
+            for name in names:
+                source = self.rt.sources.get(name)
+                if source is None or source.disabled_reason or name in self._running:
+                    continue
+                self._running.add(name)
+                claimed.append(name)
+        return claimed
+
+    def _collect(self, name: str) -> None:
+        try:
+            with open_store(self.db_path) as store:
+                collect_source(store, self.rt, self.rt.sources[name])
+        except Exception:
+            log.exception("collecting %s failed", name)
+        finally:
+            with self._lock:
+                self._running.discard(name)
+
+
+def build_scheduler(ticker: Ticker) -> BlockingScheduler:
+    """A blocking scheduler with the tick job; late ticks coalesce, never pile up."""
+    seconds = ticker.rt.settings.kuulo.tick.total_seconds()
+    scheduler = BlockingScheduler(timezone="UTC")
+    scheduler.add_job(
+        ticker.tick,
+        "interval",
+        seconds=seconds,
+        id="tick",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(int(seconds * 2), 1),
+        jitter=max(seconds * 0.1, 0.5),
+    )
+    return scheduler

@@ -1,0 +1,388 @@
+"""Settings: one declared, validated object loaded from TOML with ``KUULO_*`` overrides.
+
+Precedence (lowest first): built-in defaults < the TOML file < environment variables.
+``KUULO_<KEY>`` overrides a key of the ``[kuulo]`` table (``KUULO_DATABASE``,
+``KUULO_DASHBOARD_PORT``); ``KUULO_<TABLE>__<KEY>`` overrides a key of another table
+(``KUULO_HTTP__READ_TIMEOUT``, ``KUULO_SENTIMENT__NEGATIVE_THRESHOLD``). ``KUULO_CONFIG`` names
+the file. Secrets are written ``{ "$env" = "NAME" }`` or ``{ "$file" = "path" }`` and become
+:class:`pydantic.SecretStr`, masked in ``repr`` and never echoed in errors.
+
+This is the only module that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from kuulo.errors import ConfigError, PluginError, QueryError
+from kuulo.protocols import PluginConfig
+from kuulo.settings_errors import Problem, format_problems, problems_from_validation
+
+if TYPE_CHECKING:
+    from kuulo.matching import Brand
+
+DEFAULT_CONFIG = Path("config/kuulo.toml")
+ENV_PREFIX = "KUULO_"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"15m"``, ``"1h"``, ``"30s"``, ``"1d"`` or a number of seconds -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (m := _DURATION.match(value)) and float(m.group(1)) > 0:
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError('expected a duration such as "30s", "15m", "1h" or "1d"')
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class ResolvedSecret(str):
+    """A string that came from ``$env``/``$file``; only these are accepted as secrets."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class MissingSecret:
+    """A ``$env`` secret whose variable is not set: the source using it is disabled."""
+
+    variable: str
+
+
+def _require_indirect(value: object) -> object:
+    if isinstance(value, MissingSecret):
+        return ResolvedSecret("")
+    if isinstance(value, str) and not isinstance(value, ResolvedSecret):
+        raise ValueError('write secrets as { "$env" = "VARIABLE" } or { "$file" = "path" }')
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_require_indirect)]
+"""Type for plug-in config fields holding credentials (tokens, passwords, webhook URLs)."""
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CoreSettings(_Table):
+    """``[kuulo]``: where data lives and how the scheduler runs."""
+
+    database: Path = Field(Path("data/kuulo.db"), description="SQLite database file")
+    timezone: str = Field("UTC", description="IANA time zone for display and digests")
+    tick: Duration = Field(timedelta(seconds=10), description="how often due sources are checked")
+    max_parallel_sources: int = Field(4, ge=1, le=32, description="sources collected at once")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    dashboard_host: str = Field("127.0.0.1", description="address the dashboard binds to")
+    dashboard_port: int = Field(8501, ge=1, le=65535, description="dashboard port")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from None
+        return value
+
+
+class HttpSettings(_Table):
+    """``[http]``: limits every outgoing request obeys."""
+
+    connect_timeout: float = Field(10.0, gt=0, description="seconds to open a connection")
+    read_timeout: float = Field(30.0, gt=0, description="seconds to wait for each read")
+    max_bytes: int = Field(5 * 1024 * 1024, gt=0, description="largest body accepted, bytes")
+    max_redirects: int = Field(5, ge=0, le=20, description="redirects followed per request")
+    retries: int = Field(2, ge=0, le=10, description="retries on connection errors, 429, 5xx")
+    backoff_factor: float = Field(0.5, ge=0, description="urllib3 exponential backoff factor")
+    user_agent: str = Field(
+        "kuulo/0.1 (+https://github.com/kuulo/kuulo; social listening)",
+        description="User-Agent header sent with every request",
+    )
+
+
+class SentimentSettings(_Table):
+    """``[sentiment]``: which scorer runs and where its label thresholds sit."""
+
+    scorer: str = Field("vader", description="entry point name in kuulo.scorers")
+    negative_threshold: float = Field(-0.05, ge=-1, le=1, description="score <= this: negative")
+    positive_threshold: float = Field(0.05, ge=-1, le=1, description="score >= this: positive")
+    languages: tuple[str, ...] = Field(("en",), description="languages the scorer is run on")
+    max_chars: int = Field(5000, ge=100, description="longer texts are cut before scoring")
+    batch_size: int = Field(500, ge=1, le=10000, description="mentions scored per batch")
+
+
+class BrandSettings(_Table):
+    """``[[brands]]``: a brand, its query (Lucene syntax) and its competitors."""
+
+    name: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    competitors: tuple[str, ...] = ()
+
+
+class SourceSettings(BaseModel):
+    """``[[sources]]``: the common keys; every other key belongs to the collector's Config."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: str = Field(min_length=1)
+    every: Duration = timedelta(minutes=15)
+    brands: tuple[str, ...] | None = None
+    owned: bool = False
+    enabled: bool = True
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The plug-in specific keys, as written (secrets resolved)."""
+        return dict(self.model_extra or {})
+
+
+class Source(BaseModel):
+    """A validated source: common settings plus the collector's own Config."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    settings: SourceSettings
+    config: PluginConfig | None
+    disabled_reason: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @property
+    def kind(self) -> str:
+        return self.settings.kind
+
+
+class Settings(BaseModel):
+    """Everything kuulo is configured with; built by :func:`load_settings`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    kuulo: CoreSettings = CoreSettings()
+    http: HttpSettings = HttpSettings()
+    sentiment: SentimentSettings = SentimentSettings()
+    brands: tuple[BrandSettings, ...] = ()
+    sources: tuple[SourceSettings, ...] = ()
+    config_path: Path | None = None
+
+    def brand_objects(self) -> list[Brand]:
+        """Brands with parsed queries (validated at load, so parsing cannot fail here)."""
+        from kuulo.matching import Brand, BrandQuery
+
+        return [Brand(b.name, BrandQuery(b.query), b.competitors) for b in self.brands]
+
+    def resolved_sources(self) -> list[Source]:
+        """Sources with their plug-in Config validated (done once at load; cheap to repeat)."""
+        sources, problems = _validate_sources(self)
+        if problems:
+            raise ConfigError(format_problems(self.config_path, problems))
+        return sources
+
+    def database_path(self) -> Path:
+        """The database path; relative paths are relative to the working directory."""
+        return self.kuulo.database
+
+
+def resolve_config_path(path: Path | str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """``--config`` wins, then ``KUULO_CONFIG``, then ``config/kuulo.toml``."""
+    env = os.environ if environ is None else environ
+    if path:
+        return Path(path)
+    if env.get("KUULO_CONFIG"):
+        return Path(env["KUULO_CONFIG"])
+    return DEFAULT_CONFIG
+
+
+def load_settings(
+    path: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read, merge, resolve secrets and validate; raise ConfigError with every problem found."""
+    env = os.environ if environ is None else environ
+    config_path = resolve_config_path(path, env)
+    data = _read_toml(config_path)
+    problems: list[Problem] = []
+    data = _apply_env_overrides(data, env, problems)
+    data = _resolve_secrets(data, env, config_path.parent, problems)
+    if problems:
+        raise ConfigError(format_problems(config_path, problems))
+    data["config_path"] = config_path
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        found = problems_from_validation(exc, known=_known_keys())
+        raise ConfigError(format_problems(config_path, found)) from None
+    problems = _check_references(settings)
+    problems += _validate_sources(settings)[1]
+    if problems:
+        raise ConfigError(format_problems(config_path, problems))
+    return settings
+
+
+def _known_keys() -> dict[str, list[str]]:
+    return {
+        "[kuulo]": list(CoreSettings.model_fields),
+        "[http]": list(HttpSettings.model_fields),
+        "[sentiment]": list(SentimentSettings.model_fields),
+        "[[brands]]": list(BrandSettings.model_fields),
+        "top level": [f for f in Settings.model_fields if f != "config_path"],
+    }
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: configuration file not found (copy config/kuulo.example.toml to start, "
+            "or pass --config / set KUULO_CONFIG)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _apply_env_overrides(
+    data: dict[str, Any], environ: Mapping[str, str], problems: list[Problem]
+) -> dict[str, Any]:
+    tables: dict[str, type[BaseModel]] = {
+        "kuulo": CoreSettings,
+        "http": HttpSettings,
+        "sentiment": SentimentSettings,
+    }
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or var == "KUULO_CONFIG":
+            continue
+        name = var[len(ENV_PREFIX) :].lower()
+        table, _, key = name.rpartition("__") if "__" in name else ("kuulo", "", name)
+        model = tables.get(table)
+        if model is None or key not in model.model_fields:
+            continue  # KUULO_* variables also name secrets (KUULO_X_BEARER_TOKEN): not ours
+        section = merged.setdefault(table, {})
+        if not isinstance(section, dict):
+            problems.append(Problem(f"[{table}]", None, "must be a table"))
+            continue
+        section[key] = _env_value(value)
+    return merged
+
+
+def _env_value(value: str) -> Any:
+    """Environment values are strings; a TOML literal (number, bool, array) is read as such."""
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def _resolve_secrets(
+    value: Any, environ: Mapping[str, str], base: Path, problems: list[Problem], where: str = ""
+) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$env"}:
+            name = str(value["$env"])
+            return ResolvedSecret(environ[name]) if environ.get(name) else MissingSecret(name)
+        if set(value) == {"$file"}:
+            return _read_secret_file(base / str(value["$file"]), problems, where)
+        return {
+            k: _resolve_secrets(v, environ, base, problems, f"{where}.{k}")
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve_secrets(v, environ, base, problems, where) for v in value]
+    return value
+
+
+def _read_secret_file(path: Path, problems: list[Problem], where: str) -> ResolvedSecret:
+    try:
+        return ResolvedSecret(path.read_text(encoding="utf-8").strip())
+    except OSError as exc:
+        problems.append(
+            Problem(where.lstrip("."), None, f"cannot read secret file: {exc.strerror}")
+        )
+        return ResolvedSecret("")
+
+
+def _check_references(settings: Settings) -> list[Problem]:
+    from kuulo.matching import BrandQuery
+
+    problems: list[Problem] = []
+    names = [b.name for b in settings.brands]
+    for i, brand in enumerate(settings.brands):
+        table = f"[[brands]] #{i + 1} (name = {brand.name!r})"
+        if names.count(brand.name) > 1:
+            problems.append(Problem(table, "name", "brand names must be unique"))
+        try:
+            BrandQuery(brand.query)
+        except QueryError as exc:
+            problems.append(Problem(table, "query", str(exc)))
+        for competitor in brand.competitors:
+            if competitor not in names:
+                problems.append(Problem(table, "competitors", _unknown_brand(competitor, names)))
+    source_names = [s.name for s in settings.sources]
+    for i, source in enumerate(settings.sources):
+        table = f"[[sources]] #{i + 1} (name = {source.name!r})"
+        if source_names.count(source.name) > 1:
+            problems.append(Problem(table, "name", "source names must be unique"))
+        for brand_name in source.brands or ():
+            if brand_name not in names:
+                problems.append(Problem(table, "brands", _unknown_brand(brand_name, names)))
+    return problems
+
+
+def _unknown_brand(name: str, known: list[str]) -> str:
+    return f"no [[brands]] entry named {name!r} (known: {', '.join(known) or 'none'})"
+
+
+def _validate_sources(settings: Settings) -> tuple[list[Source], list[Problem]]:
+    from kuulo import registry  # late: the registry imports plug-ins that import kuulo
+
+    sources: list[Source] = []
+    problems: list[Problem] = []
+    for i, source in enumerate(settings.sources):
+        table = f"[[sources]] #{i + 1} (name = {source.name!r})"
+        try:
+            collector = registry.load(registry.COLLECTORS, source.kind)
+        except PluginError as exc:
+            problems.append(Problem(table, "kind", str(exc)))
+            continue
+        missing = [v.variable for v in source.options.values() if isinstance(v, MissingSecret)]
+        try:
+            config = collector.Config.model_validate(source.options)
+        except ValidationError as exc:
+            keys = [*SourceSettings.model_fields, *collector.Config.model_fields]
+            problems += problems_from_validation(exc, table=table, known={table: keys})
+            continue
+        reason = None
+        if missing:
+            reason = f"disabled: set the environment variable {', '.join(missing)}"
+        elif not source.enabled:
+            reason = "disabled in the configuration (enabled = false)"
+        sources.append(Source(settings=source, config=config, disabled_reason=reason))
+    return sources, problems

@@ -1,0 +1,149 @@
+"""Read-side queries shared by the dashboard, the CLI and export.
+
+Every time-windowed query filters on an indexed ``ts`` (``mentions.ts`` or ``mention_brands.ts``);
+``tests/kuulo/store/test_query_plans.py`` checks that none of them scans ``mentions`` in full.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from sqlite_utils import Database
+
+from kuulo.clock import to_iso
+from kuulo.store.records import MentionFilter
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id", "source", "source_name", "native_id", "brands", "url", "author", "author_handle",
+    "author_followers", "title", "text", "language", "published_at", "collected_at",
+    "sentiment", "sentiment_score", "sentiment_model", "sentiment_version", "likes", "replies",
+    "reposts", "quotes", "rating", "parent_id", "thread_id", "version",
+)  # fmt: skip
+"""The documented, stable export schema (README "Export schema"). Only ever append."""
+
+_EXPORT_SELECT = """
+SELECT m.id, m.source, m.source_name, m.native_id,
+    (SELECT group_concat(brand, ';') FROM
+        (SELECT brand FROM mention_brands b WHERE b.mention_id = m.id ORDER BY brand)) AS brands,
+    m.url, m.author_name AS author, m.author_handle, m.author_followers, m.title, m.text,
+    m.language, m.published_at, m.collected_at, m.sentiment, m.sentiment_score,
+    m.sentiment_model, m.sentiment_version, m.likes, m.replies, m.reposts, m.quotes, m.rating,
+    m.parent_id, m.thread_id, m.version
+FROM mentions m
+"""
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str | None:
+    """Free text -> an FTS5 query that cannot be a syntax error: every word quoted, ANDed."""
+    words = _WORD.findall(text)
+    return " ".join(f'"{w}"' for w in words) or None
+
+
+def where_clause(f: MentionFilter) -> tuple[str, list[Any]]:
+    """SQL conditions on ``mentions m`` for a filter, with bound parameters."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    window = _window("ts", f)
+    if f.brands:
+        marks = ", ".join("?" * len(f.brands))
+        sub = f"SELECT mention_id FROM mention_brands WHERE brand IN ({marks})"
+        if window[0]:
+            sub += " AND " + window[0]
+        conditions.append(f"m.id IN ({sub})")
+        params += [*f.brands, *window[1]]
+    if window[0]:
+        conditions.append(_window("m.ts", f)[0])
+        params += window[1]
+    for column, values in (
+        ("m.source_name", f.sources),
+        ("m.sentiment", f.sentiments),
+        ("m.language", f.languages),
+    ):
+        if values:
+            conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params += list(values)
+    if f.search and (query := fts_query(f.search)):
+        conditions.append("m.rowid IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?)")
+        params.append(query)
+    return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+
+
+def _window(column: str, f: MentionFilter) -> tuple[str, list[Any]]:
+    parts, params = [], []
+    if f.since:
+        parts.append(f"{column} >= ?")
+        params.append(to_iso(f.since))
+    if f.until:
+        parts.append(f"{column} < ?")
+        params.append(to_iso(f.until))
+    return " AND ".join(parts), params
+
+
+class ReadQueries:
+    """Mixed into the store; needs ``self.db``."""
+
+    db: Database
+
+    def _rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        cur = self.db.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def mentions(self, f: MentionFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first, with the export columns plus ``ts``."""
+        where, params = where_clause(f)
+        sql = _EXPORT_SELECT.replace("m.version\n", "m.version, m.ts\n")
+        return self._rows(
+            f"{sql}{where} ORDER BY m.ts DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+        )
+
+    def count_mentions(self, f: MentionFilter) -> int:
+        where, params = where_clause(f)
+        return int(self.db.execute(f"SELECT count(*) FROM mentions m{where}", params).fetchone()[0])
+
+    def daily_sentiment(self, f: MentionFilter) -> list[dict[str, Any]]:
+        """Mentions per UTC day and sentiment (``pending`` for not yet scored)."""
+        where, params = where_clause(f)
+        sql = (
+            "SELECT substr(m.ts, 1, 10) AS day, coalesce(m.sentiment, 'pending') AS sentiment,"
+            f" count(*) AS mentions FROM mentions m{where} GROUP BY day, +m.sentiment ORDER BY day"
+        )
+        return self._rows(sql, params)
+
+    def export_rows(self, f: MentionFilter, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every matching mention, oldest first, fetched in batches (constant memory)."""
+        where, params = where_clause(f)
+        cur = self.db.execute(f"{_EXPORT_SELECT}{where} ORDER BY m.ts, m.id", params)
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(batch):
+            for row in rows:
+                yield dict(zip(names, row, strict=True))
+
+    def source_status(self) -> list[dict[str, Any]]:
+        """Per source: schedule state and the latest run's counts."""
+        return self._rows(
+            """
+            SELECT s.name, s.kind, s.next_due, s.last_run_at, s.last_ok_at, s.last_error,
+                s.paused_until, s.failures, r.status AS last_status, r.fetched, r.new,
+                r.updated, r.skipped, r.finished_at,
+                (SELECT count(*) FROM mentions m WHERE m.source_name = s.name) AS mentions
+            FROM sources s LEFT JOIN runs r ON r.id =
+                (SELECT max(id) FROM runs WHERE source_name = s.name)
+            ORDER BY s.name
+            """,
+            [],
+        )
+
+    def distinct_values(self, column: str) -> list[str]:
+        """Values present for a filter column (``brand`` or ``source_name``), from small tables."""
+        table, col = {"brand": ("mention_brands", "brand"), "source_name": ("sources", "name")}[
+            column
+        ]
+        rows = self.db.execute(
+            f"SELECT DISTINCT {col} FROM {table} WHERE {col} IS NOT NULL ORDER BY {col}"
+        )
+        return [r[0] for r in rows.fetchall()]
