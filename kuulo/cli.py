@@ -20,18 +20,43 @@ from kuulo.store import MentionFilter, open_store
 
 
 class _State:
-    def __init__(self, config: str | None) -> None:
+    def __init__(self, config: str | None, log_level: str | None) -> None:
         self.config = config
+        self.log_level = log_level
         self._settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config)
+            if self.log_level is None:
+                logging.getLogger().setLevel(self._settings.kuulo.log_level)
         return self._settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Failure(click.ClickException):
+    """A kuulo error shown as one clear message (exit 1)."""
+
+    exit_code = 1
+
+
+class _ConfigFailure(_Failure):
+    """A configuration problem (exit 2, like a usage error)."""
+
+    exit_code = 2
+
+
+class _KuuloGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise _ConfigFailure(str(exc)) from None
+        except KuuloError as exc:
+            raise _Failure(str(exc)) from None
+
+
+@click.group(cls=_KuuloGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config",
@@ -47,7 +72,7 @@ class _State:
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, log_level: str | None) -> None:
     """kuulo: social media listening and reputation monitoring."""
-    ctx.obj = _State(config)
+    ctx.obj = _State(config, log_level)
     logging.basicConfig(
         level=(log_level or "INFO").upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -264,21 +289,8 @@ def config_check(ctx: click.Context) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: configuration and kuulo errors become one clear line and exit code 2/1."""
-    try:
-        cli.main(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except KuuloError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    """Entry point of the ``kuulo`` script."""
+    cli.main(args=argv, prog_name="kuulo")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -60,10 +60,11 @@ def parse_duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
-class ResolvedSecret(str):
-    """A string that came from ``$env``/``$file``; only these are accepted as secrets."""
+class ResolvedSecret(SecretStr):
+    """A value that came from ``$env``/``$file``; only these are accepted as secrets.
 
-    __slots__ = ()
+    A SecretStr from the moment it is read, so even the raw source options mask it.
+    """
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class MissingSecret:
 def _require_indirect(value: object) -> object:
     if isinstance(value, MissingSecret):
         return ResolvedSecret("")
-    if isinstance(value, str) and not isinstance(value, ResolvedSecret):
+    if isinstance(value, str):
         raise ValueError('write secrets as { "$env" = "VARIABLE" } or { "$file" = "path" }')
     return value
 
@@ -200,7 +201,7 @@ class Settings(BaseModel):
 
     def resolved_sources(self) -> list[Source]:
         """Sources with their plug-in Config validated (done once at load; cheap to repeat)."""
-        sources, problems = _validate_sources(self)
+        sources, problems = _validate_sources(self.sources)
         if problems:
             raise ConfigError(format_problems(self.config_path, problems))
         return sources
@@ -237,9 +238,10 @@ def load_settings(
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         found = problems_from_validation(exc, known=_known_keys())
+        found += _validate_sources(_parseable_sources(data.get("sources")))[1]
         raise ConfigError(format_problems(config_path, found)) from None
     problems = _check_references(settings)
-    problems += _validate_sources(settings)[1]
+    problems += _validate_sources(settings.sources)[1]
     if problems:
         raise ConfigError(format_problems(config_path, problems))
     return settings
@@ -360,12 +362,27 @@ def _unknown_brand(name: str, known: list[str]) -> str:
     return f"no [[brands]] entry named {name!r} (known: {', '.join(known) or 'none'})"
 
 
-def _validate_sources(settings: Settings) -> tuple[list[Source], list[Problem]]:
+def _parseable_sources(raw: object) -> list[tuple[int, SourceSettings]]:
+    """When the whole file fails, the sources whose common keys are fine, to check the rest."""
+    found = []
+    for i, item in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            found.append((i, SourceSettings.model_validate(item)))
+        except ValidationError:
+            continue  # already reported by the whole-file validation
+    return found
+
+
+def _validate_sources(
+    all_sources: Sequence[SourceSettings] | Sequence[tuple[int, SourceSettings]],
+) -> tuple[list[Source], list[Problem]]:
+    """Validate each source's plug-in keys with its collector's Config."""
     from kuulo import registry  # late: the registry imports plug-ins that import kuulo
 
     sources: list[Source] = []
     problems: list[Problem] = []
-    for i, source in enumerate(settings.sources):
+    numbered = [s if isinstance(s, tuple) else (i, s) for i, s in enumerate(all_sources)]
+    for i, source in numbered:
         table = f"[[sources]] #{i + 1} (name = {source.name!r})"
         try:
             collector = registry.load(registry.COLLECTORS, source.kind)
