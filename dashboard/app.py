@@ -95,10 +95,10 @@ def mention_table(rows: pd.DataFrame) -> None:
             "When (UTC)": pd.to_datetime(rows["ts"]),
             "Sentiment": rows["sentiment"].fillna("pending"),
             "Score": rows["sentiment_score"],
+            "Mention": _mention_text(rows),
             "Brands": rows["brands"].fillna("").str.replace(";", ", "),
             "Source": rows["source_name"],
             "Author": rows["author"],
-            "Mention": (rows["title"].fillna("") + " — " + rows["text"]).str.strip(" —").str[:300],
             "Open to reply": safe_url,
         }
     )
@@ -106,12 +106,24 @@ def mention_table(rows: pd.DataFrame) -> None:
         table,
         hide_index=True,
         width="stretch",
+        height=560,
         column_config={
-            "Open to reply": st.column_config.LinkColumn(display_text="Open ↗"),
-            "Score": st.column_config.NumberColumn(format="%.2f"),
-            "Mention": st.column_config.TextColumn(width="large"),
+            "When (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Score": st.column_config.NumberColumn(format="%.2f", width="small"),
+            "Sentiment": st.column_config.TextColumn(width="small"),
+            "Mention": st.column_config.TextColumn(width="medium"),
+            "Open to reply": st.column_config.LinkColumn(display_text="Open ↗", width="small"),
         },
     )
+
+
+def _mention_text(rows: pd.DataFrame) -> pd.Series:
+    """Title and text in one cell, without repeating a title the text starts with."""
+    titles = rows["title"].fillna("")
+    texts = rows["text"].fillna("")
+    repeated = [bool(t) and x.startswith(t.rstrip("…")) for t, x in zip(titles, texts, strict=True)]
+    combined = (titles + " — " + texts).where(~pd.Series(repeated, index=rows.index), texts)
+    return combined.str.strip(" —").str.slice(0, 280)
 
 
 @st.fragment(run_every="30s")

@@ -50,7 +50,8 @@ def sample_feed(items: int) -> bytes:
         channel.append(item)
     rss = ET.Element("rss", version="2.0")
     rss.append(channel)
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(rss, encoding="utf-8")
+    document: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:

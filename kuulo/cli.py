@@ -78,6 +78,7 @@ def cli(ctx: click.Context, config: str | None, log_level: str | None) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick otherwise
 
 
 def _settings(ctx: click.Context) -> Settings:

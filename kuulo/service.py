@@ -129,6 +129,7 @@ def dashboard_command(settings: Settings, port: int | None = None) -> list[str]:
     args += ["--server.port", str(port or core.dashboard_port)]
     args += ["--server.address", core.dashboard_host, "--server.headless", "true"]
     args += ["--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
+    args += ["--client.toolbarMode", "minimal"]
     return [*args, "--", "--config", str(settings.config_path)]
 
 

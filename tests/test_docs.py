@@ -60,4 +60,5 @@ def test_every_command_is_in_the_readme():
 
 def test_readme_puts_the_two_commands_first():
     first_code_block = README.split("```")[1]
-    assert "make demo" in first_code_block and "make test" in first_code_block
+    assert "make demo" in first_code_block
+    assert "make test" in first_code_block

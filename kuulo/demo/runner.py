@@ -79,7 +79,14 @@ def summary(settings: Settings) -> list[str]:
     return [*lines, *service.status_lines(settings)]
 
 
+def fresh_database(directory: Path) -> None:
+    """Each demo starts from an empty database, so its dates line up with today's feeds."""
+    for suffix in ("", "-wal", "-shm"):
+        (directory / f"kuulo.db{suffix}").unlink(missing_ok=True)
+
+
 def run_demo(*, feed_port: int = 0, once: bool = False, directory: Path = DEMO_DIR) -> None:
+    fresh_database(directory)
     with FeedServer(build_feeds(utcnow()), port=feed_port) as server:
         settings = load_settings(write_demo_config(directory, server.url))
         click.echo(f"sample feeds on {server.url}; config {settings.config_path}")

@@ -41,7 +41,7 @@ def test_overview_shows_counts_chart_and_table(demo_db, monkeypatch):
     assert int(metrics["Negative"].replace(",", "")) > 0
     (table,) = at.dataframe
     frame = table.value
-    assert list(frame.columns[:3]) == ["When (UTC)", "Sentiment", "Score"]
+    assert list(frame.columns[:4]) == ["When (UTC)", "Sentiment", "Score", "Mention"]
     assert frame["When (UTC)"].is_monotonic_decreasing
     assert frame["Open to reply"].str.startswith("http").all()
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")

@@ -90,7 +90,8 @@ def test_collect_then_status(collected):
     assert result.exit_code == 0
     assert "nordlight-news (rss): last run" in result.output
     assert "broken-bomb (rss): last run" in result.output
-    assert "last error:" in result.output and "XML bomb" in result.output
+    assert "last error:" in result.output
+    assert "XML bomb" in result.output
 
 
 def test_collect_unknown_source_is_an_error(demo_config):

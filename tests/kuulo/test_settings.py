@@ -56,7 +56,8 @@ def test_the_documented_shape_loads(tmp_path):
 def test_the_example_config_is_valid():
     example = Path(__file__).parents[2] / "config" / "kuulo.example.toml"
     settings = load_settings(example, {})
-    assert settings.brands and settings.sources
+    assert settings.brands
+    assert settings.sources
 
 
 def test_unknown_key_names_file_table_key_and_a_hint(tmp_path):
@@ -74,7 +75,7 @@ def test_unknown_plugin_key_is_reported_against_its_source(tmp_path):
 
 def test_wrong_types_say_what_is_expected(tmp_path):
     text = GOOD.replace('every = "15m"', 'every = "often"').replace(
-        "[kuulo]", "[kuulo]\nmax_parallel_sources = \"four\""
+        "[kuulo]", '[kuulo]\nmax_parallel_sources = "four"'
     )
     message = problems(tmp_path, text)
     assert "[[sources]] #1, key 'every'" in message

@@ -13,7 +13,8 @@ def test_labels_follow_the_readme_thresholds():
         ]
     )
     assert [s.label for s in scores] == ["negative", "positive", "neutral"]
-    assert scores[0].score is not None and scores[0].score <= -0.05
+    assert scores[0].score is not None
+    assert scores[0].score <= -0.05
     assert {s.model for s in scores} == {"vader"}
 
 
