@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -23,6 +23,7 @@ MAX_TEXT_CHARS = 20_000
 LANGUAGE_SAMPLE_CHARS = 300  # enough for a confident guess; detection cost grows with length
 _SPACES = re.compile(r"\s+")
 _TAG_HINT = re.compile(r"<[a-zA-Z/!]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,39 @@ def content_hash(title: str | None, text: str, url: str) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
+def clean_text(text: str) -> str:
+    """Lone surrogates (e.g. from JSON ``"\\ud800"``) cannot be stored: make them U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, Mapping):
+        return {clean_text(str(k)): _clean_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_value(v) for v in value]
+    return value
+
+
+def _clean_mention(m: Mention) -> Mention:
+    """One undecodable character must not make a whole page (and its source) unstorable."""
+    def opt(value: str | None) -> str | None:
+        return None if value is None else clean_text(value)
+
+    cleaned = replace(
+        m,
+        native_id=clean_text(m.native_id),
+        url=clean_text(m.url),
+        text=clean_text(m.text),
+        title=opt(m.title),
+        author_name=opt(m.author_name),
+        author_handle=opt(m.author_handle),
+        raw=_clean_value(dict(m.raw)),
+    )
+    return m if cleaned == m and cleaned.raw == m.raw else cleaned
+
+
 def prepare(
     mention: Mention, brands: Sequence[Brand], owned_brands: Sequence[str] = ()
 ) -> Prepared:
@@ -83,6 +117,7 @@ def prepare(
     ``owned_brands``: the source is the brand's own channel, so everything it yields belongs to
     those brands without keyword matching.
     """
+    mention = _clean_mention(mention)
     body = html_to_text(mention.text)[:MAX_TEXT_CHARS]
     title = html_to_text(mention.title) if mention.title else None
     searchable = f"{title}\n{body}" if title else body

@@ -75,15 +75,20 @@ def collect_source(store: Store, rt: Runtime, source: Source) -> RunOutcome:
     retry_after: float | None = None
     try:
         collector = _build_collector(rt, source)
+        answers: set[bool] = set()
         for batch in collector.collect(state.cursor if state else None):
+            answers.add(batch.not_modified)
             _store_batch(store, rt, source, batch, outcome)
+        if answers == {True}:  # "not_modified" only when no page of this run had content
+            outcome.status = "not_modified"
     except CollectorError as exc:
         outcome.status, outcome.error, retry_after = "error", exc.message, exc.retry_after
         log.warning("source %s failed: %s", source.name, exc.message)
     except Exception as exc:  # a bug in a plug-in must not stop the other sources
         outcome.status, outcome.error = "error", f"{type(exc).__name__}: {exc}"
         log.exception("source %s crashed", source.name)
-    failures = (state.failures if state else 0) + (outcome.status == "error")
+    # a success ends the backoff: the next poll is `every` away again
+    failures = ((state.failures if state else 0) + 1) if outcome.status == "error" else 0
     now = rt.clock()
     next_due = now + _next_interval(rt, source, failures, retry_after)
     paused = now + timedelta(seconds=retry_after) if retry_after else None
@@ -113,7 +118,6 @@ def _build_collector(rt: Runtime, source: Source) -> Collector:
 
 def _store_batch(store: Store, rt: Runtime, source: Source, batch: Batch, out: RunOutcome) -> None:
     if batch.not_modified:
-        out.status = "not_modified"
         return
     kept, dropped = prepare_batch(batch, rt.brands_for(source), source.settings)
     out.fetched += len(batch.mentions)

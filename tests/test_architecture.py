@@ -43,7 +43,8 @@ def test_only_settings_reads_the_environment():
         str(p.relative_to(ROOT))
         for folder in ("kuulo", *PLUGIN_FOLDERS)
         for p in python_files(folder)
-        if "os.environ" in p.read_text(encoding="utf-8") or "getenv" in p.read_text(encoding="utf-8")
+        if "os.environ" in p.read_text(encoding="utf-8")
+        or "getenv" in p.read_text(encoding="utf-8")
     ]
     assert readers == ["kuulo/settings.py"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -59,11 +60,32 @@ def connect(path: Path | str, *, read_only: bool = False) -> sqlite3.Connection:
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            _enable_wal(conn)
+        except sqlite3.Error:
+            conn.close()
+            raise
         conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying while another connection is switching the same new file.
+
+    The switch needs an exclusive lock and SQLite answers "database is locked" at once, without
+    the busy handler, when several processes open a brand-new database together.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class SqliteStore(ReadQueries):
@@ -87,8 +109,16 @@ class SqliteStore(ReadQueries):
         self.close()
 
     def migrate(self) -> None:
-        """Apply pending schema migrations (safe to call on every start)."""
-        migrations.apply(self.db)
+        """Apply pending schema migrations (safe to call on every start, from many processes).
+
+        The check runs under the write lock: two processes opening a new file at once would
+        otherwise both see m001 pending and the second fail ("table mentions already exists",
+        or "database is locked" from upgrading a deferred read to a write).
+        """
+        if not migrations.pending(self.db):
+            return
+        with self.write():  # sqlite-utils nests each migration in a savepoint
+            migrations.apply(self.db)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -98,9 +128,17 @@ class SqliteStore(ReadQueries):
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            # Some errors (disk full, I/O, interrupt) already rolled the transaction back;
+            # a second ROLLBACK would then hide the real error behind "no transaction".
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except BaseException:  # a failed COMMIT leaves the write lock held: release it
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     # -- sources and runs -----------------------------------------------------------------
 
