@@ -93,6 +93,7 @@ def _clean_value(value: Any) -> Any:
 
 def _clean_mention(m: Mention) -> Mention:
     """One undecodable character must not make a whole page (and its source) unstorable."""
+
     def opt(value: str | None) -> str | None:
         return None if value is None else clean_text(value)
 
