@@ -42,6 +42,9 @@ class CollectorContext:
 
 
 class Collector(Protocol):
+    """A source kind. It may also set ``credential_help: ClassVar[str]``: where to get the
+    credentials it needs, shown when a missing secret disables a source of that kind."""
+
     kind: ClassVar[str]
     Config: ClassVar[type[PluginConfig]]
 

@@ -399,6 +399,8 @@ def _validate_sources(
         reason = None
         if missing:
             reason = f"disabled: set the environment variable {', '.join(missing)}"
+            if help_text := getattr(collector, "credential_help", None):
+                reason += f" ({help_text})"
         elif not source.enabled:
             reason = "disabled in the configuration (enabled = false)"
         sources.append(Source(settings=source, config=config, disabled_reason=reason))
