@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/kuulo.toml
 
-.PHONY: install demo run test lint typecheck pytest bench clean help
+.PHONY: install demo run test lint typecheck pytest bench train-sentiment clean help
 
 help:
 	@echo "make demo     - sample feeds on loopback -> collect -> score -> dashboard (no internet)"
@@ -47,6 +47,9 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python -m kuulo.bench
+
+train-sentiment: install
+	$(BIN)/python -m sentiment.train
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
