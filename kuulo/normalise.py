@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
@@ -20,7 +20,7 @@ from kuulo.matching import Brand, match_brands
 from kuulo.model import Mention
 
 MAX_TEXT_CHARS = 20_000
-LANGUAGE_SAMPLE_CHARS = 300  # enough for a confident guess; detection cost grows with length
+LANGUAGE_SAMPLE_CHARS = 160  # enough for a confident guess; detection cost grows with length
 _SPACES = re.compile(r"\s+")
 _TAG_HINT = re.compile(r"<[a-zA-Z/!]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -81,23 +81,19 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _clean_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, Mapping):
-        return {clean_text(str(k)): _clean_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean_value(v) for v in value]
-    return value
-
-
 def _clean_mention(m: Mention) -> Mention:
-    """One undecodable character must not make a whole page (and its source) unstorable."""
+    """One undecodable character must not make a whole page (and its source) unstorable.
+
+    The raw payload is made safe where it is serialised (``kuulo.store``), not here.
+    """
+    fields = (m.native_id, m.url, m.text, m.title, m.author_name, m.author_handle)
+    if not any(f and _SURROGATE.search(f) for f in fields):
+        return m
 
     def opt(value: str | None) -> str | None:
         return None if value is None else clean_text(value)
 
-    cleaned = replace(
+    return replace(
         m,
         native_id=clean_text(m.native_id),
         url=clean_text(m.url),
@@ -105,9 +101,7 @@ def _clean_mention(m: Mention) -> Mention:
         title=opt(m.title),
         author_name=opt(m.author_name),
         author_handle=opt(m.author_handle),
-        raw=_clean_value(dict(m.raw)),
     )
-    return m if cleaned == m and cleaned.raw == m.raw else cleaned
 
 
 def prepare(

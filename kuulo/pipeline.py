@@ -74,7 +74,7 @@ def collect_source(store: Store, rt: Runtime, source: Source) -> RunOutcome:
     outcome = RunOutcome()
     retry_after: float | None = None
     try:
-        collector = _build_collector(rt, source)
+        collector = build_collector(rt, source)
         answers: set[bool] = set()
         for batch in collector.collect(state.cursor if state else None):
             answers.add(batch.not_modified)
@@ -101,7 +101,8 @@ def collect_source(store: Store, rt: Runtime, source: Source) -> RunOutcome:
     return outcome
 
 
-def _build_collector(rt: Runtime, source: Source) -> Collector:
+def build_collector(rt: Runtime, source: Source) -> Collector:
+    """The source's collector, wired to the shared HTTP settings, clock and logger."""
     cls = registry.load(registry.COLLECTORS, source.kind)
     http = rt.settings.http
     ctx = CollectorContext(

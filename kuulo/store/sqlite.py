@@ -334,6 +334,16 @@ def _upsert(
     return SaveCounts(new=len(new), updated=len(changed), unchanged=len(same))
 
 
+def _raw_json(raw: Any) -> str:
+    """The payload as JSON; lone surrogates (which SQLite cannot store) are escaped."""
+    text = json.dumps(raw, default=str, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(raw, default=str)  # ASCII-only: "\ud800" stays a JSON escape
+    return text
+
+
 def _ts(p: Prepared, now: str) -> str:
     return to_iso(p.mention.published_at) if p.mention.published_at else now
 
@@ -344,7 +354,7 @@ def _content(p: Prepared, now: str) -> list[Any]:
         m.url, m.author_name, m.author_handle, m.author_followers, p.title, m.text, p.text,
         p.language, m.published_at and to_iso(m.published_at), _ts(p, now), m.likes, m.replies,
         m.reposts, m.quotes, m.rating, m.parent_id, m.thread_id,
-        json.dumps(m.raw, default=str, ensure_ascii=False), p.content_hash,
+        _raw_json(m.raw), p.content_hash,
     ]  # fmt: skip
 
 

@@ -451,8 +451,9 @@ def test_a_lone_surrogate_is_stored_as_a_replacement_character(tmp_path: Path) -
     prepared = prepare(mention, [])
     assert prepared.text == "Acme \ufffd broke"
     assert prepared.mention.native_id == "id-\ufffd"
-    assert prepared.mention.raw == {"title": "\ufffd"}
     with open_store(tmp_path / "k.db") as store:
         store.sync_sources([("s", "rss")], NOW)
         counts = store.save_batch("s", [prepared], None, NOW)
+        (raw,) = store.db.execute("SELECT raw FROM mentions").fetchone()
     assert counts.new == 1
+    assert json.loads(raw) == {"title": "\udc00"}  # kept, as a JSON escape
