@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/kuulo.toml
 
-.PHONY: install demo run test lint typecheck pytest bench train-sentiment clean help
+.PHONY: browser install demo run test lint typecheck pytest bench train-sentiment clean help
 
 help:
 	@echo "make demo     - sample feeds on loopback -> collect -> score -> dashboard (no internet)"
@@ -14,6 +14,15 @@ help:
 	@echo "make run      - run kuulo with $(CONFIG) (created from the example if absent)"
 	@echo "make bench    - ingest and scorer throughput, written to data/bench/results.json"
 	@echo "make install  - create .venv and install kuulo with its test extra"
+
+# Browser tests drive Debian's chromium (never a downloaded browser). Installed when missing
+# and we may (root, as in CI); otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; }
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +49,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install browser
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
