@@ -54,7 +54,7 @@ def dashboard(tmp_path_factory):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":  # noqa: S310
+                if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
                     break
             except OSError:
                 time.sleep(0.5)
