@@ -16,7 +16,7 @@ from typing import Any
 
 from kuulo import registry
 from kuulo.clock import utcnow
-from kuulo.errors import CollectorError
+from kuulo.errors import CollectorError, RateLimited
 from kuulo.http import make_session
 from kuulo.matching import Brand
 from kuulo.model import Batch, ScoreInput
@@ -81,6 +81,9 @@ def collect_source(store: Store, rt: Runtime, source: Source) -> RunOutcome:
             _store_batch(store, rt, source, batch, outcome)
         if answers == {True}:  # "not_modified" only when no page of this run had content
             outcome.status = "not_modified"
+    except RateLimited as exc:  # a planned pause (rate limit, budget), not a failure
+        outcome.status, outcome.error, retry_after = "paused", exc.message, exc.retry_after
+        log.warning("source %s paused: %s", source.name, exc.message)
     except CollectorError as exc:
         outcome.status, outcome.error, retry_after = "error", exc.message, exc.retry_after
         log.warning("source %s failed: %s", source.name, exc.message)
@@ -88,7 +91,8 @@ def collect_source(store: Store, rt: Runtime, source: Source) -> RunOutcome:
         outcome.status, outcome.error = "error", f"{type(exc).__name__}: {exc}"
         log.exception("source %s crashed", source.name)
     # a success ends the backoff: the next poll is `every` away again
-    failures = ((state.failures if state else 0) + 1) if outcome.status == "error" else 0
+    failures = state.failures if state else 0
+    failures = {"error": failures + 1, "paused": failures}.get(outcome.status, 0)
     now = rt.clock()
     next_due = now + _next_interval(rt, source, failures, retry_after)
     paused = now + timedelta(seconds=retry_after) if retry_after else None

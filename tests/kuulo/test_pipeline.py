@@ -234,10 +234,10 @@ def test_429_with_retry_after_pauses_the_source(tmp_path: Path, httpserver: HTTP
     with opened(rt) as store:
         outcome = collect_source(store, rt, rt.sources["limited"])
         state = store.source_state("limited")
-        assert outcome.status == "error"
+        assert outcome.status == "paused"
         assert state is not None
         assert "rate limiting" in (state.last_error or "")
-        assert state.failures == 1
+        assert state.failures == 0  # a pause is not a failure: no backoff piles on top
         assert state.paused_until == NOW + timedelta(seconds=1200)
         assert state.next_due == NOW + timedelta(seconds=1200)  # longer than `every`
         assert "limited" not in store.due_sources(NOW + timedelta(minutes=19))
