@@ -13,6 +13,7 @@ import click
 
 from kuulo import export as exporting
 from kuulo import service
+from kuulo.cli_import import import_cmd
 from kuulo.errors import ConfigError, KuuloError
 from kuulo.model import ScoreInput
 from kuulo.settings import SentimentSettings, Settings, load_settings, resolve_config_path
@@ -287,6 +288,9 @@ def config_check(ctx: click.Context) -> None:
     for source in settings.resolved_sources():
         if source.disabled_reason:
             click.echo(f"  source {source.name}: {source.disabled_reason}")
+
+
+cli.add_command(import_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ MAX_TEXT_CHARS = 20_000
 LANGUAGE_SAMPLE_CHARS = 160  # enough for a confident guess; detection cost grows with length
 _SPACES = re.compile(r"\s+")
 _TAG_HINT = re.compile(r"<[a-zA-Z/!]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +77,8 @@ def content_hash(title: str | None, text: str, url: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Lone surrogates (e.g. from JSON ``"\\ud800"``) cannot be stored: make them U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text)
+    """Lone surrogates (e.g. JSON ``"\\ud800"``) cannot be stored: U+FFFD; NUL is dropped."""
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 
 
 def _clean_mention(m: Mention) -> Mention:
@@ -87,7 +87,7 @@ def _clean_mention(m: Mention) -> Mention:
     The raw payload is made safe where it is serialised (``kuulo.store``), not here.
     """
     fields = (m.native_id, m.url, m.text, m.title, m.author_name, m.author_handle)
-    if not any(f and _SURROGATE.search(f) for f in fields):
+    if not any(f and _UNSTORABLE.search(f) for f in fields):
         return m
 
     def opt(value: str | None) -> str | None:

@@ -169,6 +169,8 @@ def status_lines(settings: Settings, now: datetime | None = None) -> list[str]:
     for name, source in configured.items():
         row = rows.get(name)
         lines.append(_status_line(name, source.kind, source.disabled_reason, row, now))
+    imported = [r for name, r in rows.items() if name not in configured and r["kind"] == "import"]
+    lines += [_status_line(r["name"], "import", None, r, now) for r in imported]
     return lines or ["no sources configured"]
 
 
