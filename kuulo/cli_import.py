@@ -16,8 +16,8 @@ from typing import Protocol
 
 import click
 
+from kuulo.import_readers import DEFAULT_COLUMNS
 from kuulo.importer import (
-    DEFAULT_COLUMNS,
     ImportReport,
     ImportRequest,
     ImportUsageError,

@@ -7,27 +7,34 @@ idempotent. Files are streamed and stored 500 rows per transaction, so memory st
 big the export. A row that cannot be read is skipped with its row number and a reason; it never
 costs the rest of the file. Row numbers are what a spreadsheet shows (CSV: the header is row 1)
 or the line number (JSON Lines).
+
+This module runs the import; files are read by :mod:`kuulo.import_readers` and values (dates,
+ratings, counts) by :mod:`kuulo.import_values`.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import email.utils
 import hashlib
-import io
-import json
-import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from kuulo import registry
 from kuulo.clock import utcnow
 from kuulo.errors import KuuloError
+from kuulo.import_readers import (
+    Columns,
+    ImportFailure,
+    detect_format,
+    read_csv,
+    read_jsonl,
+    text_lines,
+)
+from kuulo.import_values import RowError, parse_count, parse_date, parse_rating
 from kuulo.matching import Brand
 from kuulo.model import Mention
 from kuulo.normalise import Prepared, clean_text, prepare
@@ -40,28 +47,6 @@ KIND = "import"
 BATCH_ROWS = 500
 KEEP_MESSAGES = 100  # per-row messages kept for the summary; the rest are only counted
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "text": ("text", "review", "review_text", "comment", "comment_text", "message", "body",
-             "content"),
-    "id": ("id", "review_id", "native_id", "message_id", "post_id", "comment_id"),
-    "url": ("url", "link", "permalink", "review_url", "review_link"),
-    "title": ("title", "subject", "headline", "review_title"),
-    "author": ("author", "author_name", "reviewer", "reviewer_name", "user_name", "username",
-               "display_name"),
-    "author_handle": ("author_handle", "handle", "screen_name"),
-    "published_at": ("published_at", "date", "created_at", "created_time", "published",
-                     "published_date", "review_date", "timestamp", "time", "datetime"),
-    "rating": ("rating", "stars", "star_rating", "review_rating", "score"),
-    "language": ("language", "lang", "locale"),
-    "likes": ("likes", "like_count", "reactions", "helpful", "helpful_votes", "thumbs_up"),
-    "replies": ("replies", "reply_count", "comment_count", "comments_count"),
-}  # fmt: skip
-"""Mention field -> column names tried when none is mapped (compared after :func:`column_key`)."""
-FIELDS = tuple(DEFAULT_COLUMNS)
-
-
-class ImportFailure(KuuloError):
-    """The file cannot be imported at all (unreadable, not UTF-8, no text column)."""
 
 
 class ImportUsageError(KuuloError):
@@ -109,129 +94,7 @@ class ImportReport:
             self.notes.append(f"row {row}: {text}")
 
 
-def column_key(name: str) -> str:
-    """``"Review Text"``, ``"review-text"`` and ``"reviewText"`` all become ``review_text``."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip().lstrip("\ufeff"))
-    return re.sub(r"[^0-9a-z]+", "_", spaced.casefold()).strip("_")
-
-
-# -- reading ------------------------------------------------------------------------------------
-
-Record = tuple[int, Mapping[str, Any] | str]  # row number, then the record or why it is unusable
-
-
-def detect_format(path: Path, fmt: str | None) -> str:
-    if fmt:
-        return fmt
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    if suffix in (".csv", ".tsv", ".txt"):
-        return "csv"
-    with path.open("rb") as fh:
-        head = fh.read(64).lstrip(codecs.BOM_UTF8).lstrip()
-    return "jsonl" if head.startswith(b"{") else "csv"
-
-
-_UNDECODABLE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a bad byte
-NOT_UTF8 = "not valid UTF-8 (save the file as UTF-8)"
-
-
-def text_lines(binary: IO[bytes]) -> Iterator[str]:
-    """The file's lines as text, decoded one line at a time.
-
-    UTF-8 (a BOM is dropped). A byte that is not UTF-8 is kept as a lone surrogate
-    (``surrogateescape``) so that only its row is skipped, not the rest of the file. UTF-16
-    (Excel's "Unicode text") is recognised by its BOM and decoded as a whole.
-    """
-    head = binary.peek(4)[:4] if isinstance(binary, io.BufferedReader) else b""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        yield from io.TextIOWrapper(binary, encoding="utf-16", newline="")
-        return
-    for number, line in enumerate(binary):
-        raw = line.removeprefix(codecs.BOM_UTF8) if number == 0 else line
-        yield raw.decode("utf-8", "surrogateescape")
-
-
-def _delimiter(header: str) -> str:
-    """The delimiter that splits the header line most; a header rarely holds a stray one,
-    whereas data rows do ("4,5" stars in a semicolon file fools csv.Sniffer)."""
-    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def read_csv(lines: Iterator[str]) -> tuple[list[str], Iterator[Record]]:
-    """The header and a stream of rows (as header -> value) from a CSV file's lines."""
-    first = next(lines, "")
-    delimiter = _delimiter(first)
-    header = next(csv.reader([first], delimiter=delimiter), [])
-    if not any(h.strip() for h in header):
-        raise ImportFailure("the CSV file has no header row")
-    rows = csv.reader(lines, delimiter=delimiter)
-
-    def records() -> Iterator[Record]:
-        for number, row in enumerate(rows, start=2):
-            if any(_UNDECODABLE.search(cell) for cell in row):
-                yield number, NOT_UTF8
-            elif any(cell.strip() for cell in row):
-                yield number, dict(zip(header, row, strict=False))
-
-    return header, records()
-
-
-def read_jsonl(lines: Iterator[str]) -> Iterator[Record]:
-    """Objects, one per line; a bad line is reported, never the end of the file."""
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        if number == 1 and line.lstrip().startswith("["):
-            raise ImportFailure("this is a JSON array, not JSON Lines (one object per line)")
-        if _UNDECODABLE.search(line):
-            yield number, NOT_UTF8
-            continue
-        try:
-            value = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            yield number, f"invalid JSON ({getattr(exc, 'msg', type(exc).__name__)})"
-            continue
-        yield number, value if isinstance(value, dict) else "not a JSON object"
-
-
-class Columns:
-    """Which key holds each field: mapped columns first, then the default names."""
-
-    def __init__(self, explicit: Mapping[str, str]) -> None:
-        self.explicit = dict(explicit)
-        self._cache: dict[tuple[str, ...], dict[str, str]] = {}  # bounded: see resolve
-
-    def resolve(self, keys: Sequence[str]) -> dict[str, str]:
-        """field -> key among ``keys`` (cached per key set: JSON Lines rows repeat theirs)."""
-        cache_key = tuple(keys)
-        if (found := self._cache.get(cache_key)) is None:
-            by_norm = {column_key(k): k for k in reversed(keys)}
-            found = {}
-            for name, candidates in DEFAULT_COLUMNS.items():
-                if name in self.explicit:
-                    want = self.explicit[name]
-                    found[name] = want if want in keys else by_norm.get(column_key(want), want)
-                elif hit := next((by_norm[c] for c in candidates if c in by_norm), None):
-                    found[name] = hit
-            if len(self._cache) >= 256:  # rows with ever-new keys must not grow memory
-                self._cache.clear()
-            self._cache[cache_key] = found
-        return found
-
-    def check_header(self, header: Sequence[str]) -> None:
-        found = self.resolve(header)
-        missing = [c for f, c in self.explicit.items() if found.get(f) not in header]
-        listed = ", ".join(h for h in header if h)
-        if missing:
-            raise ImportFailure(f"column {missing[0]!r} not found (columns: {listed})")
-        if "text" not in found:
-            raise ImportFailure(
-                f"no text column: map one with --column text=COLUMN (columns: {listed})"
-            )
+# -- mapping a row ------------------------------------------------------------------------------
 
 
 def _lookup(record: Mapping[str, Any], key: str) -> Any:
@@ -244,137 +107,6 @@ def _lookup(record: Mapping[str, Any], key: str) -> Any:
             return None
         value = value.get(part)
     return value
-
-
-# -- values -------------------------------------------------------------------------------------
-
-MAX_FUTURE = timedelta(days=1)
-_NUMBER = r"(\d+(?:[.,]\d+)?)"
-_SCALED = re.compile(rf"{_NUMBER}\s*(?:/|out of|of)\s*{_NUMBER}", re.IGNORECASE)
-_PLAIN = re.compile(rf"{_NUMBER}\s*(?:stars?)?", re.IGNORECASE)
-_STARS = frozenset("★☆⭐✩✭")
-_DMY = re.compile(
-    r"(\d{1,2})([./])(\d{1,2})\2(\d{4})(?:[ T,]+(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?)?"
-)
-_NAMED_FORMATS = (
-    "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%b %d, %Y %I:%M %p", "%B %d, %Y %I:%M %p",
-    "%d %b %Y %H:%M", "%d %B %Y %H:%M", "%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S",
-)  # fmt: skip
-
-
-class RowError(ValueError):
-    """Why a row is skipped; ``kind`` is the value-free reason kept in the run log."""
-
-    def __init__(self, reason: str, kind: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.kind = kind or reason
-
-
-def parse_date(value: object, now: datetime) -> tuple[datetime | None, str | None]:
-    """UTC time (naive means UTC) and a note; RowError when present but unreadable.
-
-    ISO 8601 first, then epoch seconds/milliseconds, ``20.11.2026 14:03``, ``11/20/2026``
-    (refused when day and month could be swapped), RFC 2822 and ``Nov 20, 2026``. A date more
-    than a day ahead is an exporter's error: the row is kept without a date, with a note.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, None
-    when = _to_datetime(value)
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    if when > now + MAX_FUTURE:
-        return None, f"date {value!r} is in the future; stored without a date"
-    return when, None
-
-
-def _to_datetime(value: object) -> datetime:
-    bad = RowError(f"unparsable date {value!r}", "unparsable date")
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
-        if not isinstance(value, str):
-            raise bad
-        text = value.strip()
-        if text.isdigit() and len(text) in (10, 13):
-            return datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), UTC)
-        for attempt in (datetime.fromisoformat, _day_month, email.utils.parsedate_to_datetime):
-            try:
-                return attempt(text)
-            except RowError:
-                raise  # ambiguous: a reason of its own
-            except (ValueError, TypeError, IndexError):
-                continue
-        for fmt in _NAMED_FORMATS:
-            try:
-                return datetime.strptime(text, fmt)  # noqa: DTZ007  (naive is UTC, see caller)
-            except ValueError:
-                continue
-    except RowError:
-        raise
-    except (OverflowError, OSError, ValueError):
-        raise bad from None
-    raise bad
-
-
-def _day_month(text: str) -> datetime:
-    """``20.11.2026`` (always day first) or ``20/11/2026`` / ``11/20/2026`` (whichever is valid)."""
-    m = _DMY.fullmatch(text)
-    if not m:
-        raise ValueError(text)
-    a, sep, b, year = int(m[1]), m[2], int(m[3]), int(m[4])
-    if sep == "/" and a <= 12 and b <= 12 and a != b:
-        raise RowError(
-            f"ambiguous date {text!r} (day/month or month/day?): use ISO 8601, e.g. "
-            f"{year}-{b:02d}-{a:02d}",
-            "ambiguous date",
-        )
-    day, month = (b, a) if sep == "/" and b > 12 else (a, b)
-    hour, minute, second = (int(m[i] or 0) for i in (5, 6, 7))
-    return datetime(year, month, day, hour, minute, second)  # noqa: DTZ001  (UTC, see caller)
-
-
-def parse_rating(value: object) -> float | None:
-    """Stars as a number: ``4``, ``4,5``, ``"4/5"`` and ``8/10`` (scaled to 5), ``★★★★☆``."""
-    bad = RowError(f"rating {value!r} is not a number", "rating is not a number")
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        rating = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        compact = text.replace(" ", "")
-        if set(compact) <= _STARS:
-            return float(sum(c in "★⭐✭" for c in compact))
-        if m := _SCALED.fullmatch(text):
-            top, scale = (float(g.replace(",", ".")) for g in m.groups())
-            rating = top / scale * 5 if scale else math.nan
-        elif m := _PLAIN.fullmatch(text):
-            rating = float(m[1].replace(",", "."))
-        else:
-            raise bad
-    else:
-        raise bad
-    if not math.isfinite(rating) or rating < 0:
-        raise bad
-    return rating
-
-
-def parse_count(value: object, name: str) -> int | None:
-    """A non-negative whole number; ``"1,234"`` and ``"1 234"`` are accepted."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    if isinstance(value, str):
-        digits = re.sub(r"[\s,'\u00a0\u202f]", "", value)
-        if digits.isdigit():
-            return int(digits)
-    raise RowError(f"{name} {value!r} is not a whole number", f"{name} is not a whole number")
-
-
-# -- mapping a row ------------------------------------------------------------------------------
 
 
 def _text(value: Any) -> str | None:

@@ -24,15 +24,8 @@ from pydantic import SecretStr, ValidationError
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from collectors.reddit import (
-    CREDENTIAL_HELP,
-    RateBudget,
-    RedditCollector,
-    RedditConfig,
-    parse_ratelimit,
-    prawcore_wait,
-    to_reddit_query,
-)
+from collectors.reddit import RedditCollector, RedditConfig, to_reddit_query
+from collectors.reddit_http import CREDENTIAL_HELP, RateBudget, parse_ratelimit, prawcore_wait
 from kuulo.errors import CollectorError, FetchError, RateLimited
 from kuulo.http import make_session
 from kuulo.matching import Brand, BrandQuery

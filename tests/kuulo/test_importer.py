@@ -20,14 +20,9 @@ from pytest_httpserver import HTTPServer
 
 from kuulo.cli import cli
 from kuulo.cli_import import _progress, import_cmd
-from kuulo.importer import (
-    BATCH_ROWS,
-    RowError,
-    column_key,
-    parse_count,
-    parse_date,
-    parse_rating,
-)
+from kuulo.import_readers import column_key
+from kuulo.import_values import RowError, parse_count, parse_date, parse_rating
+from kuulo.importer import BATCH_ROWS
 from kuulo.pipeline import Runtime
 from kuulo.scheduler import Ticker
 from kuulo.settings import load_settings
