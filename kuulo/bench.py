@@ -163,7 +163,26 @@ def main() -> None:
     for name, value in rows:
         print(f"  {name:<{width}}  {value:>20}")  # noqa: T201
     write_results("ingest", figures)
+    _sentiment_section()
+    _alerts_section()
     print(f"written to {RESULTS}")  # noqa: T201
+
+
+def _sentiment_section() -> None:
+    from kuulo.bench_sentiment import main as sentiment_main
+
+    sentiment_main()  # prints its table and writes the "sentiment" section
+
+
+def _alerts_section() -> None:
+    from kuulo.bench_alerts import measure_alerts
+
+    figures = measure_alerts()
+    print("alerts benchmark: loopback SMTP, default tick, simulated clock")  # noqa: T201
+    print(f"  stored -> delivered p50  {figures['latency_p50_s']:>8.1f} s")  # noqa: T201
+    print(f"  stored -> delivered p99  {figures['latency_p99_s']:>8.1f} s (target <= 60)")  # noqa: T201
+    print(f"  grouped messages in a burst  {figures['grouped_messages_per_s']:>6.1f} /s")  # noqa: T201
+    write_results("alerts", figures)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ import click
 
 from kuulo import export as exporting
 from kuulo import service
+from kuulo.cli_alerts import alerts_group
 from kuulo.cli_import import import_cmd
+from kuulo.cli_sentiment import sentiment_group
 from kuulo.errors import ConfigError, KuuloError
 from kuulo.model import ScoreInput
+from kuulo.normalise import detect_language
 from kuulo.settings import SentimentSettings, Settings, load_settings, resolve_config_path
 from kuulo.store import MentionFilter, open_store
 
@@ -128,20 +131,23 @@ def rescore(ctx: click.Context, everything: bool) -> None:
 
 
 @cli.command()
+@click.option("--scorer", "scorer_name", help="A registered scorer: default, vader, ...")
 @click.pass_context
-def score(ctx: click.Context) -> None:
-    """Score texts from stdin: one per line, or JSON Lines with a "text" (and "language") field.
+def score(ctx: click.Context, scorer_name: str | None) -> None:
+    """Score texts from stdin: one per line, or JSON Lines with a "text" field (and optional
+    "language" and "rating"); the language is detected when not given.
 
-    Writes one JSON object per line: {"label": ..., "score": ..., "model": ...}.
+    Writes one JSON object per line: {"label", "score", "model", "confidence", "reason"}.
     """
     sentiment = _score_settings(ctx)
+    if scorer_name:
+        sentiment = sentiment.model_copy(update={"scorer": scorer_name})
     scorer = service.make_scorer(sentiment)
     for chunk in _stdin_chunks(sys.stdin, 500):
         for result in scorer.score(chunk):
             out = {"label": result.label, "score": result.score, "model": result.model}
-            if result.reason:
-                out["reason"] = result.reason
-            click.echo(json.dumps(out))
+            out |= {"confidence": result.confidence, "reason": result.reason}
+            click.echo(json.dumps(out, ensure_ascii=False))
 
 
 def _score_settings(ctx: click.Context) -> SentimentSettings:
@@ -174,8 +180,13 @@ def _score_input(line: str) -> ScoreInput:
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise click.ClickException('JSON input lines need a string "text" field')
         language = data.get("language")
-        return ScoreInput(data["text"], language if isinstance(language, str) else None)
-    return ScoreInput(line)
+        rating = data.get("rating")
+        return ScoreInput(
+            data["text"],
+            language if isinstance(language, str) else detect_language(data["text"]),
+            float(rating) if isinstance(rating, int | float) else None,
+        )
+    return ScoreInput(line, detect_language(line))
 
 
 @cli.command(name="export")
@@ -291,6 +302,8 @@ def config_check(ctx: click.Context) -> None:
 
 
 cli.add_command(import_cmd)
+cli.add_command(alerts_group)
+cli.add_command(sentiment_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -54,3 +54,31 @@ class FeedParseError(CollectorError):
 
 class RateLimited(CollectorError):
     """The upstream said to slow down; ``retry_after`` says for how long."""
+
+
+class AlertError(KuuloError):
+    """A channel could not deliver an alert message.
+
+    ``permanent``: sending the same message again cannot succeed (SMTP 5xx, HTTP 400/404);
+    the alerts are dead-lettered after this one attempt. ``broken``: the channel itself is
+    misconfigured or its credentials were refused (HTTP 401/403, SMTP 535): dead-letter and
+    mark the channel broken. ``ambiguous``: the connection dropped after the message went out,
+    so it may have arrived (RFC 1047); retried, so at most one duplicate. ``retry_after``:
+    seconds the service asked us to wait. The message never contains a channel URL.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        broken: bool = False,
+        ambiguous: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent or broken
+        self.broken = broken
+        self.ambiguous = ambiguous
+        self.retry_after = retry_after

@@ -72,4 +72,5 @@ def _arrow_types() -> dict[str, Any]:
         **dict.fromkeys(ints, pa.int64()),
         "sentiment_score": pa.float64(),
         "rating": pa.float64(),
+        "sentiment_confidence": pa.float64(),
     }

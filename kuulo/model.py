@@ -74,6 +74,7 @@ class Batch:
 class ScoreInput:
     text: str
     language: str | None = None
+    rating: float | None = None  # review stars on a 5-point scale, when the source has them
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,4 +83,5 @@ class Score:
     score: float | None  # the model's signed score in [-1, 1]; None when unscored
     model: str
     version: str
-    reason: str | None = None  # why, when the scorer can say (e.g. "language fi not supported")
+    reason: str | None = None  # why, in words (e.g. 'flagged negative because: "still no bag"')
+    confidence: float | None = None  # the scorer's belief in the label, 0-1; None when unscored

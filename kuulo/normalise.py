@@ -24,6 +24,7 @@ LANGUAGE_SAMPLE_CHARS = 160  # enough for a confident guess; detection cost grow
 _SPACES = re.compile(r"\s+")
 _TAG_HINT = re.compile(r"<[a-zA-Z/!]")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,11 @@ def clean_text(text: str) -> str:
     return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 
 
+def clean_key(text: str) -> str:
+    """Identifiers keep NUL (SQLite stores it; dropping it could merge two ids)."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
 def _clean_mention(m: Mention) -> Mention:
     """One undecodable character must not make a whole page (and its source) unstorable.
 
@@ -95,8 +101,8 @@ def _clean_mention(m: Mention) -> Mention:
 
     return replace(
         m,
-        native_id=clean_text(m.native_id),
-        url=clean_text(m.url),
+        native_id=clean_key(m.native_id),
+        url=clean_key(m.url),
         text=clean_text(m.text),
         title=opt(m.title),
         author_name=opt(m.author_name),

@@ -15,15 +15,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kuulo import registry
+from kuulo.alert_model import AlertIntent
 from kuulo.clock import utcnow
 from kuulo.errors import CollectorError, RateLimited
 from kuulo.http import make_session
 from kuulo.matching import Brand
-from kuulo.model import Batch, ScoreInput
+from kuulo.model import Batch, Score, ScoreInput
 from kuulo.normalise import Prepared, prepare
 from kuulo.protocols import Collector, CollectorContext, Scorer
 from kuulo.settings import Settings, Source
-from kuulo.store import RunOutcome, Store
+from kuulo.store import PendingScore, RunOutcome, Store
 
 log = logging.getLogger("kuulo.pipeline")
 
@@ -150,20 +151,31 @@ def _next_interval(
     return every + rt.jitter(every)
 
 
+AlertPlanner = Callable[[Store, Sequence[tuple[PendingScore, Score]], datetime], list[AlertIntent]]
+"""Decides which freshly scored mentions alert (``kuulo.alerting.Alerting.plan``)."""
+
+
 def score_pending(
     store: Store,
     scorer: Scorer,
     batch_size: int,
     clock: Callable[[], datetime],
     max_batches: int | None = None,
+    planner: AlertPlanner | None = None,
 ) -> int:
-    """Score mentions that have no score yet; returns how many were scored."""
+    """Score mentions that have no score yet; returns how many were scored.
+
+    With a ``planner``, the alerts it decides on are queued in the outbox in the same
+    transaction as the scores (transactional outbox: a crash keeps both or neither).
+    """
     done = 0
     batches = 0
     while (max_batches is None or batches < max_batches) and (
         pending := store.pending_scores(batch_size)
     ):
-        scores = scorer.score([ScoreInput(p.text, p.language) for p in pending])
-        done += store.save_scores(list(zip(pending, scores, strict=True)), clock())
+        scores = scorer.score([ScoreInput(p.text, p.language, p.rating) for p in pending])
+        scored, now = list(zip(pending, scores, strict=True)), clock()
+        alerts = planner(store, scored, now) if planner else []
+        done += store.save_scores(scored, now, alerts)
         batches += 1
     return done

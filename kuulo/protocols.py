@@ -19,8 +19,10 @@ from kuulo.model import Batch, Cursor, Score, ScoreInput
 if TYPE_CHECKING:
     import requests
 
+    from kuulo.alert_model import AlertMessage
     from kuulo.matching import Brand
     from kuulo.settings import HttpSettings
+    from kuulo.settings_alerts import ChannelSettings
 
 
 class PluginConfig(BaseModel):
@@ -65,4 +67,38 @@ class Scorer(Protocol):
 
     def score(self, items: Sequence[ScoreInput]) -> list[Score]:
         """Score a batch; one Score per input, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What the spine hands an alert channel: its name, a clock and a logger."""
+
+    name: str
+    now: Callable[[], datetime]
+    logger: logging.Logger
+
+
+class AlertChannel(Protocol):
+    """An alert channel kind (entry point group ``kuulo.channels``).
+
+    A channel has one or more targets (for ``apprise``: its URLs); the outbox keeps one row per
+    alert and target, so a retry never re-sends to a target that already accepted the message.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(self, settings: ChannelSettings, ctx: ChannelContext) -> None: ...
+
+    @property
+    def targets(self) -> int:
+        """How many targets (URLs) this channel sends to."""
+        ...
+
+    def describe(self, target: int) -> str:
+        """The target in words, with every secret masked (safe for logs and the CLI)."""
+        ...
+
+    def send(self, message: AlertMessage, target: int) -> None:
+        """Deliver once, or raise :class:`kuulo.errors.AlertError` saying whether to retry."""
         ...

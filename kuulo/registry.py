@@ -14,6 +14,7 @@ from kuulo.errors import PluginError
 
 COLLECTORS = "kuulo.collectors"
 SCORERS = "kuulo.scorers"
+CHANNELS = "kuulo.channels"
 
 
 @cache

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from kuulo.alerting import Alerting
+from kuulo.delivery import DeliveryReport
 from kuulo.pipeline import Runtime, collect_source, score_pending, sync_sources
 from kuulo.protocols import Scorer
 from kuulo.store import open_store
@@ -27,10 +29,17 @@ SCORE_BATCHES_PER_TICK = 20
 class Ticker:
     """Starts due sources (bounded, one run per source at a time) and scores new mentions."""
 
-    def __init__(self, rt: Runtime, db_path: Path, scorer: Scorer | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        db_path: Path,
+        scorer: Scorer | None = None,
+        alerting: Alerting | None = None,
+    ) -> None:
         self.rt = rt
         self.db_path = db_path
         self.scorer = scorer or rt.scorer()
+        self.alerting = alerting or Alerting.from_settings(rt.settings, clock=rt.clock)
         self._pool = ThreadPoolExecutor(
             max_workers=rt.settings.kuulo.max_parallel_sources, thread_name_prefix="collect"
         )
@@ -40,28 +49,39 @@ class Ticker:
             sync_sources(store, rt)
 
     def tick(self) -> list[Future[None]]:
-        """Start every due source that is not already running; score what is waiting."""
+        """Start every due source that is not already running; score what is waiting (queueing
+        the alerts it triggers) and deliver the alerts that are due."""
         with open_store(self.db_path) as store:
             due = self._claim(store.due_sources(self.rt.clock()))
             futures = [self._pool.submit(self._collect, name) for name in due]
             batch = self.rt.settings.sentiment.batch_size
-            score_pending(store, self.scorer, batch, self.rt.clock, SCORE_BATCHES_PER_TICK)
+            plan = self.alerting.plan
+            score_pending(store, self.scorer, batch, self.rt.clock, SCORE_BATCHES_PER_TICK, plan)
+            self.alerting.tick(store)
         return futures
 
     def run_once(self, names: list[str] | None = None, *, score: bool = True) -> None:
-        """Collect the named sources (default: every due one), wait, then score everything."""
+        """Collect the named sources (default: every due one), wait, score everything, then
+        deliver the alerts that are due (so ``kuulo run --once`` under cron alerts too)."""
         if names is None:
             with open_store(self.db_path) as store:
                 names = store.due_sources(self.rt.clock())
         wait([self._pool.submit(self._collect, name) for name in self._claim(names)])
         if score:
             self.score_all()
+            self.deliver(once=True)
+
+    def deliver(self, *, once: bool = False) -> DeliveryReport:
+        """Alert checks and delivery of what is due (``once``: without waiting group_wait)."""
+        with open_store(self.db_path) as store:
+            return self.alerting.tick(store, once=once)
 
     def score_all(self, progress: Callable[[int], None] | None = None) -> int:
         total = 0
         with open_store(self.db_path) as store:
+            batch = self.rt.settings.sentiment.batch_size
             while done := score_pending(
-                store, self.scorer, self.rt.settings.sentiment.batch_size, self.rt.clock, 1
+                store, self.scorer, batch, self.rt.clock, 1, self.alerting.plan
             ):
                 total += done
                 if progress:

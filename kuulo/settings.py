@@ -34,6 +34,13 @@ from pydantic import (
 
 from kuulo.errors import ConfigError, PluginError, QueryError
 from kuulo.protocols import PluginConfig
+from kuulo.settings_alerts import KNOWN_KEYS as ALERT_KEYS
+from kuulo.settings_alerts import (
+    AlertSettings,
+    ChannelSettings,
+    RuleSettings,
+    check_alert_references,
+)
 from kuulo.settings_errors import Problem, format_problems, problems_from_validation
 
 if TYPE_CHECKING:
@@ -129,10 +136,12 @@ class HttpSettings(_Table):
 class SentimentSettings(_Table):
     """``[sentiment]``: which scorer runs and where its label thresholds sit."""
 
-    scorer: str = Field("vader", description="entry point name in kuulo.scorers")
+    scorer: str = Field("default", description="entry point name in kuulo.scorers")
     negative_threshold: float = Field(-0.05, ge=-1, le=1, description="score <= this: negative")
     positive_threshold: float = Field(0.05, ge=-1, le=1, description="score >= this: positive")
-    languages: tuple[str, ...] = Field(("en",), description="languages the scorer is run on")
+    languages: tuple[str, ...] = Field(
+        ("en",), description="languages the vader scorer runs on (the default routes en/fi)"
+    )
     max_chars: int = Field(5000, ge=100, description="longer texts are cut before scoring")
     batch_size: int = Field(500, ge=1, le=10000, description="mentions scored per batch")
 
@@ -191,6 +200,9 @@ class Settings(BaseModel):
     sentiment: SentimentSettings = SentimentSettings()
     brands: tuple[BrandSettings, ...] = ()
     sources: tuple[SourceSettings, ...] = ()
+    alerts: AlertSettings = AlertSettings()
+    channels: tuple[ChannelSettings, ...] = ()
+    rules: tuple[RuleSettings, ...] = ()
     config_path: Path | None = None
 
     def brand_objects(self) -> list[Brand]:
@@ -253,6 +265,7 @@ def _known_keys() -> dict[str, list[str]]:
         "[http]": list(HttpSettings.model_fields),
         "[sentiment]": list(SentimentSettings.model_fields),
         "[[brands]]": list(BrandSettings.model_fields),
+        **ALERT_KEYS,
         "top level": [f for f in Settings.model_fields if f != "config_path"],
     }
 
@@ -277,6 +290,7 @@ def _apply_env_overrides(
         "kuulo": CoreSettings,
         "http": HttpSettings,
         "sentiment": SentimentSettings,
+        "alerts": AlertSettings,
     }
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     for var, value in environ.items():
@@ -355,6 +369,9 @@ def _check_references(settings: Settings) -> list[Problem]:
         for brand_name in source.brands or ():
             if brand_name not in names:
                 problems.append(Problem(table, "brands", _unknown_brand(brand_name, names)))
+    problems += check_alert_references(
+        names, source_names, settings.channels, settings.rules, settings.alerts
+    )
     return problems
 
 

@@ -13,8 +13,18 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-_TOP_TABLES = {"kuulo": "[kuulo]", "http": "[http]", "sentiment": "[sentiment]"}
-_ARRAY_TABLES = {"brands": "[[brands]]", "sources": "[[sources]]"}
+_TOP_TABLES = {
+    "kuulo": "[kuulo]",
+    "http": "[http]",
+    "sentiment": "[sentiment]",
+    "alerts": "[alerts]",
+}
+_ARRAY_TABLES = {
+    "brands": "[[brands]]",
+    "sources": "[[sources]]",
+    "channels": "[[channels]]",
+    "rules": "[[rules]]",
+}
 
 
 @dataclass(frozen=True)

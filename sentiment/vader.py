@@ -7,7 +7,6 @@ scored per sentence, because VADER's cost grows faster than linearly with length
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -15,9 +14,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from kuulo.model import Score, ScoreInput, SentimentLabel
 from kuulo.settings import SentimentSettings
-
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-_MAX_SENTENCE_CHARS = 600
+from sentiment.text import split_sentences
 
 
 class VaderScorer:
@@ -33,7 +30,7 @@ class VaderScorer:
 
     def compound(self, text: str) -> float:
         """VADER compound in [-1, 1]; the mean over sentences for multi-sentence text."""
-        sentences = [s[:_MAX_SENTENCE_CHARS] for s in _split(text[: self.settings.max_chars])]
+        sentences = split_sentences(text[: self.settings.max_chars])
         if not sentences:
             return 0.0
         scores = [self._analyzer.polarity_scores(s)["compound"] for s in sentences]
@@ -52,7 +49,3 @@ class VaderScorer:
             return Score("unscored", None, self.name, self.version, reason)
         compound = round(self.compound(item.text), 4)
         return Score(self.label(compound), compound, self.name, self.version)
-
-
-def _split(text: str) -> list[str]:
-    return [s for s in (p.strip() for p in _SENTENCE_END.split(text)) if s]

@@ -11,8 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from kuulo.alert_model import AlertIntent
 from kuulo.model import Cursor, Score
 from kuulo.normalise import Prepared
+from kuulo.store.inbox import InboxStore
+from kuulo.store.insights import InsightStore
+from kuulo.store.outbox import OutboxStore
 from kuulo.store.records import (
     MentionFilter,
     PendingScore,
@@ -23,7 +27,7 @@ from kuulo.store.records import (
 from kuulo.store.sqlite import SqliteStore
 
 
-class Store(Protocol):
+class Store(OutboxStore, InboxStore, InsightStore, Protocol):
     def migrate(self) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Store: ...
@@ -49,7 +53,12 @@ class Store(Protocol):
     ) -> SaveCounts: ...
     def pending_scores(self, limit: int) -> list[PendingScore]: ...
     def count_pending(self) -> int: ...
-    def save_scores(self, scored: Sequence[tuple[PendingScore, Score]], now: datetime) -> int: ...
+    def save_scores(
+        self,
+        scored: Sequence[tuple[PendingScore, Score]],
+        now: datetime,
+        alerts: Sequence[AlertIntent] = (),
+    ) -> int: ...
     def reset_scores(self, model: str, version: str, *, everything: bool = False) -> int: ...
 
     # read side

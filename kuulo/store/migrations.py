@@ -81,7 +81,7 @@ def m001_core(db: Database) -> None:
             source_name TEXT NOT NULL,
             started_at TEXT NOT NULL,
             finished_at TEXT,
-            status TEXT NOT NULL,             -- running | ok | not_modified | error
+            status TEXT NOT NULL,             -- running|ok|not_modified|paused|error
             fetched INTEGER NOT NULL DEFAULT 0,
             new INTEGER NOT NULL DEFAULT 0,
             updated INTEGER NOT NULL DEFAULT 0,
@@ -120,3 +120,174 @@ def m001_core(db: Database) -> None:
         END;
         """
     )
+
+
+@migrations()
+def m002_sentiment_confidence(db: Database) -> None:
+    """How sure the scorer was of each label (0-1), beside its human-readable reason."""
+    db.execute("ALTER TABLE mentions ADD COLUMN sentiment_confidence REAL")
+
+
+@migrations()
+def m003_alert_outbox(db: Database) -> None:
+    """The alert outbox (transactional-outbox pattern), its send log and delivery state.
+
+    A row is written in the same transaction as the score that triggered it, so an alert can
+    be neither lost nor invented by a crash; UNIQUE(alert_key, channel, target) makes the same
+    alert impossible to queue twice for one target, across restarts and re-scores.
+    """
+    # One statement per execute: executescript() would COMMIT the migration's transaction.
+    for sql in _ALERT_SCHEMA:
+        db.execute(sql)
+
+
+_ALERT_SCHEMA = (
+    """
+    CREATE TABLE alert_outbox (
+        id INTEGER PRIMARY KEY,
+        alert_key TEXT NOT NULL,          -- rule:mention_id (spike:/health: for the others)
+        channel TEXT NOT NULL,
+        target INTEGER NOT NULL DEFAULT 0, -- index into the channel's urls (never the URL)
+        rule TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'mention', -- mention | spike | health
+        group_key TEXT NOT NULL,          -- rule/channel/target: one message per group
+        mention_id TEXT,                  -- no foreign key: the alert outlives the mention
+        brand TEXT,
+        payload TEXT NOT NULL DEFAULT '{}', -- JSON: title/summary of spike and health alerts
+        status TEXT NOT NULL DEFAULT 'pending', -- pending | sending | sent | dead
+        created_at TEXT NOT NULL,
+        enqueued_at TEXT NOT NULL,        -- retention counts from here (resend resets it)
+        due_at TEXT NOT NULL,             -- group_wait, digest slot or end of quiet hours
+        lease_until TEXT,                 -- a 'sending' row past this was left by a crash
+        claim_token TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at TEXT,
+        last_error TEXT,
+        sent_at TEXT,
+        dead_at TEXT,
+        UNIQUE (alert_key, channel, target)
+    )
+    """,
+    "CREATE INDEX idx_alert_outbox_due ON alert_outbox(status, due_at)",
+    "CREATE INDEX idx_alert_outbox_group ON alert_outbox(group_key, status)",
+    "CREATE INDEX idx_alert_outbox_claim ON alert_outbox(claim_token)"
+    " WHERE claim_token IS NOT NULL",
+    """
+    CREATE TABLE alert_groups (
+        group_key TEXT PRIMARY KEY,
+        not_before TEXT,                  -- group_interval after a send, or the backoff
+        failures INTEGER NOT NULL DEFAULT 0, -- consecutive failures: the backoff exponent
+        last_sent_at TEXT
+    )
+    """,
+    """
+    CREATE TABLE alert_attempts (
+        id INTEGER PRIMARY KEY,
+        group_key TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        target INTEGER NOT NULL,
+        message_key TEXT NOT NULL,
+        alerts INTEGER NOT NULL,          -- outbox rows carried by this message
+        at TEXT NOT NULL,
+        outcome TEXT NOT NULL,            -- sent | transient | ambiguous | permanent | broken
+        error TEXT,                       -- scrubbed: never a channel URL or secret
+        retry_at TEXT
+    )
+    """,
+    "CREATE INDEX idx_alert_attempts_group ON alert_attempts(group_key, id)",
+    """
+    CREATE TABLE alert_channels (
+        name TEXT PRIMARY KEY,
+        broken_at TEXT,                   -- credentials refused (401/403, SMTP 535)
+        broken_reason TEXT,
+        paused_until TEXT                 -- next probe when broken, or Retry-After after a 429
+    )
+    """,
+    """
+    CREATE TABLE alert_state (
+        key TEXT PRIMARY KEY,             -- spike:<brand>, health:<source>, ...
+        value TEXT NOT NULL,              -- JSON
+        updated_at TEXT NOT NULL
+    )
+    """,
+)
+
+
+@migrations()
+def m004_inbox(db: Database) -> None:
+    """Staff triage for the dashboard inbox (SQL in ``kuulo/store/inbox.py``).
+
+    Kept apart from ``mentions`` so re-collection and re-scoring never touch staff work; a
+    sentiment correction is a row of its own beside the model's label, kept for evaluation.
+    No foreign keys: staff work and the audit trail outlive a deleted mention.
+    """
+    for sql in _INBOX_SCHEMA:
+        db.execute(sql)
+
+
+_INBOX_SCHEMA = (
+    """
+    CREATE TABLE mention_triage (
+        mention_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL DEFAULT 'new', -- new | handled | replied | ignored
+        assignee TEXT,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX idx_mention_triage_status ON mention_triage(status, mention_id)",
+    """
+    CREATE TABLE mention_tags (
+        mention_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        added_by TEXT,
+        PRIMARY KEY (mention_id, tag)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX idx_mention_tags_tag ON mention_tags(tag)",
+    """
+    CREATE TABLE mention_notes (
+        id INTEGER PRIMARY KEY,
+        mention_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        author TEXT,
+        created_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX idx_mention_notes_mention ON mention_notes(mention_id, id)",
+    """
+    CREATE TABLE sentiment_corrections (
+        id INTEGER PRIMARY KEY,
+        mention_id TEXT NOT NULL,
+        mention_version INTEGER NOT NULL, -- the text version the human judged
+        label TEXT NOT NULL,              -- negative | neutral | positive (the human's)
+        model_label TEXT,                 -- the model's label at that moment (may be NULL)
+        model_score REAL,
+        model TEXT,
+        model_version TEXT,
+        corrected_by TEXT,
+        corrected_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX idx_sentiment_corrections_mention ON sentiment_corrections(mention_id, id)",
+    """
+    CREATE TABLE blocks (
+        kind TEXT NOT NULL,               -- author (handle, else name) | site (host)
+        value TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT,
+        PRIMARY KEY (kind, value)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE inbox_events (
+        id INTEGER PRIMARY KEY,
+        mention_id TEXT,                  -- NULL for blocks
+        action TEXT NOT NULL,             -- status | assignee | tag | untag | note | correct | ...
+        value TEXT,
+        actor TEXT,
+        at TEXT NOT NULL
+    )
+    """,
+)

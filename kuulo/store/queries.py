@@ -19,7 +19,8 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "id", "source", "source_name", "native_id", "brands", "url", "author", "author_handle",
     "author_followers", "title", "text", "language", "published_at", "collected_at",
     "sentiment", "sentiment_score", "sentiment_model", "sentiment_version", "likes", "replies",
-    "reposts", "quotes", "rating", "parent_id", "thread_id", "version",
+    "reposts", "quotes", "rating", "parent_id", "thread_id", "version", "sentiment_confidence",
+    "sentiment_reason",
 )  # fmt: skip
 """The documented, stable export schema (README "Export schema"). Only ever append."""
 
@@ -30,7 +31,7 @@ SELECT m.id, m.source, m.source_name, m.native_id,
     m.url, m.author_name AS author, m.author_handle, m.author_followers, m.title, m.text,
     m.language, m.published_at, m.collected_at, m.sentiment, m.sentiment_score,
     m.sentiment_model, m.sentiment_version, m.likes, m.replies, m.reposts, m.quotes, m.rating,
-    m.parent_id, m.thread_id, m.version
+    m.parent_id, m.thread_id, m.version, m.sentiment_confidence, m.sentiment_reason
 FROM mentions m
 """
 
@@ -96,7 +97,7 @@ class ReadQueries:
     def mentions(self, f: MentionFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Newest first, with the export columns plus ``ts``."""
         where, params = where_clause(f)
-        sql = _EXPORT_SELECT.replace("m.version\n", "m.version, m.ts\n")
+        sql = _EXPORT_SELECT.replace("\nFROM mentions m", ", m.ts\nFROM mentions m", 1)
         return self._rows(
             f"{sql}{where} ORDER BY m.ts DESC LIMIT ? OFFSET ?", [*params, limit, offset]
         )

@@ -52,6 +52,7 @@ class PendingScore:
     version: int
     text: str
     language: str | None
+    rating: float | None = None  # review stars: evidence for the scorer beside the text
 
 
 @dataclass(frozen=True, slots=True)

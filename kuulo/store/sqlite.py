@@ -18,11 +18,14 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from kuulo.alert_model import AlertIntent
 from kuulo.clock import from_iso, to_iso
 from kuulo.errors import StoreError
 from kuulo.model import Cursor, Score
 from kuulo.normalise import Prepared
+from kuulo.store.insights import InsightQueries
 from kuulo.store.migrations import migrations
+from kuulo.store.outbox import OutboxQueries, insert_alerts
 from kuulo.store.queries import ReadQueries
 from kuulo.store.records import PendingScore, RunOutcome, SaveCounts, SourceState
 
@@ -41,7 +44,8 @@ UPDATE mentions SET url = ?, author_name = ?, author_handle = ?, author_follower
     replies = ?, reposts = ?, quotes = ?, rating = ?, parent_id = ?, thread_id = ?, raw = ?,
     content_hash = ?, version = version + 1, updated_at = ?,
     sentiment = NULL, sentiment_score = NULL, sentiment_model = NULL,
-    sentiment_version = NULL, sentiment_reason = NULL, scored_at = NULL
+    sentiment_version = NULL, sentiment_reason = NULL, sentiment_confidence = NULL,
+    scored_at = NULL
 WHERE id = ?
 """
 # Same content: only engagement may move; the version stays.
@@ -88,7 +92,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
-class SqliteStore(ReadQueries):
+class SqliteStore(OutboxQueries, InsightQueries, ReadQueries):
     """Store backed by one SQLite file. One instance per thread (sqlite3 objects are not shared)."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
@@ -187,7 +191,8 @@ class SqliteStore(ReadQueries):
         paused_until: datetime | None = None,
     ) -> None:
         """Close the run log entry and set the source's schedule, in one transaction."""
-        ok = outcome.status != "error"
+        ok = outcome.status in ("ok", "not_modified")
+        failed = outcome.status == "error"  # "paused" (rate limit, budget) keeps the count
         with self.write() as conn:
             conn.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, fetched = ?, new = ?, updated = ?,"
@@ -203,10 +208,11 @@ class SqliteStore(ReadQueries):
                 " last_ok_at = CASE WHEN ? THEN ? ELSE last_ok_at END,"
                 " last_error = CASE WHEN ? THEN NULL ELSE ? END,"
                 " last_error_at = CASE WHEN ? THEN last_error_at ELSE ? END,"
-                " failures = CASE WHEN ? THEN 0 ELSE failures + 1 END WHERE name = ?",
+                " failures = CASE WHEN ? THEN 0 WHEN ? THEN failures + 1 ELSE failures END"
+                " WHERE name = ?",
                 [
                     to_iso(next_due), paused_until and to_iso(paused_until),
-                    ok, to_iso(now), ok, outcome.error, ok, to_iso(now), ok, source_name,
+                    ok, to_iso(now), ok, outcome.error, ok, to_iso(now), ok, failed, source_name,
                 ],
             )  # fmt: skip
 
@@ -233,28 +239,36 @@ class SqliteStore(ReadQueries):
 
     def pending_scores(self, limit: int) -> list[PendingScore]:
         rows = self.db.execute(
-            "SELECT id, version, text, language FROM mentions WHERE sentiment IS NULL LIMIT ?",
+            "SELECT id, version, text, language, rating FROM mentions"
+            " WHERE sentiment IS NULL LIMIT ?",
             [limit],
         ).fetchall()
-        return [PendingScore(r[0], r[1], r[2], r[3]) for r in rows]
+        return [PendingScore(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def count_pending(self) -> int:
         return int(
             self.db.execute("SELECT count(*) FROM mentions WHERE sentiment IS NULL").fetchone()[0]
         )
 
-    def save_scores(self, scored: Sequence[tuple[PendingScore, Score]], now: datetime) -> int:
-        """Store scores; a row edited since it was read (version moved) keeps waiting."""
+    def save_scores(
+        self,
+        scored: Sequence[tuple[PendingScore, Score]],
+        now: datetime,
+        alerts: Sequence[AlertIntent] = (),
+    ) -> int:
+        """Store scores; a row edited since it was read (version moved) keeps waiting.
+
+        ``alerts`` (outbox rows the rules decided on) commit in the same transaction: a crash
+        leaves both or neither, so a scored mention can never miss its alert.
+        """
         with self.write() as conn:
             cur = conn.executemany(
                 "UPDATE mentions SET sentiment = ?, sentiment_score = ?, sentiment_model = ?,"
-                " sentiment_version = ?, sentiment_reason = ?, scored_at = ?"
-                " WHERE id = ? AND version = ?",
-                [
-                    (s.label, s.score, s.model, s.version, s.reason, to_iso(now), p.id, p.version)
-                    for p, s in scored
-                ],
+                " sentiment_version = ?, sentiment_reason = ?, sentiment_confidence = ?,"
+                " scored_at = ? WHERE id = ? AND version = ?",
+                [_score_row(p, s, now) for p, s in scored],
             )
+            insert_alerts(conn, alerts, now)
         return cur.rowcount
 
     def reset_scores(self, model: str, version: str, *, everything: bool = False) -> int:
@@ -267,6 +281,12 @@ class SqliteStore(ReadQueries):
         with self.write() as conn:
             cur = conn.execute(f"UPDATE mentions SET sentiment = NULL WHERE {where}", params)
         return cur.rowcount
+
+
+def _score_row(p: PendingScore, s: Score, now: datetime) -> tuple[Any, ...]:
+    """The parameters of save_scores' UPDATE for one scored mention."""
+    return (s.label, s.score, s.model, s.version, s.reason, s.confidence, to_iso(now), p.id,
+            p.version)  # fmt: skip
 
 
 def _summarise(reasons: list[str]) -> list[str]:

@@ -89,3 +89,65 @@ def test_first_page_renders_and_nothing_leaves_loopback(dashboard, tmp_path):
     hosts = {urlsplit(u).hostname for u in requests if u.startswith("http")}
     assert hosts <= {"127.0.0.1"}, hosts
     assert (tmp_path / "mentions.png").stat().st_size > 10_000
+
+
+PAGES = {
+    "inbox": ("Inbox", "Newest mentions"),
+    "overview": ("Overview", "Mentions over time by sentiment"),
+    "competitors": ("Competitors", "Share of voice"),
+    "export": ("Export", "Download"),
+    "sources": ("Sources & brands", "Source health"),
+}
+
+
+def test_every_page_renders_without_errors(dashboard, tmp_path):
+    """Each page in a real browser: its heading and key section appear, no exception box.
+
+    The screenshots (``<tmp_path>/<page>.png``) are for looking at layout changes by eye.
+    """
+    from playwright.sync_api import sync_playwright
+
+    bodies: dict[str, str] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        for name, (heading, section) in PAGES.items():
+            page.goto(f"{dashboard}/{'' if name == 'inbox' else name}")
+            page.get_by_role("heading", name=heading).first.wait_for(timeout=45_000)
+            page.get_by_text(section).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)  # charts draw after the text
+            page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+            bodies[name] = page.inner_text("body")
+            assert page.locator("[data-testid='stException']").count() == 0, name
+        browser.close()
+    for name in PAGES:
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000, name
+    assert "Nordlight" in bodies["competitors"]
+    assert "Brands" in bodies["sources"]
+
+
+def test_a_ticked_row_can_be_marked_replied(dashboard, tmp_path):
+    """The real selection path: tick a row in the grid, press an action, the row leaves "new"."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(dashboard)
+        grid = page.locator("[data-testid='stDataFrame']")
+        grid.wait_for(timeout=45_000)
+        before = page.get_by_text("Newest mentions (").inner_text()
+        box = grid.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 2 * 35 + 17)  # third row's tick box
+        page.get_by_text("1 selected").wait_for(timeout=20_000)
+        page.screenshot(path=str(tmp_path / "selected.png"), full_page=True)
+        page.get_by_role("button", name="Mark replied").click()
+        page.get_by_text("Mark replied: 1 mention").wait_for(timeout=20_000)
+        after = page.get_by_text("Newest mentions (").inner_text()
+        browser.close()
+    total = int(before.rsplit(" of ", 1)[1].rstrip(")").replace(",", ""))
+    assert after.endswith(f" of {total - 1:,})")

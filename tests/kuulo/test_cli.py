@@ -69,13 +69,19 @@ def test_config_check_reports_problems_and_exits_non_zero(tmp_path):
 
 def test_score_plain_lines_and_json_lines(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no config file here: scoring uses the defaults
-    text = 'The service was terrible\n{"text": "Kahvi oli kylmää", "language": "fi"}\n\nGreat!\n'
+    text = (
+        "The service was terrible\n"
+        '{"text": "Kahvi oli kylmää ja palvelu huonoa", "language": "fi"}\n'
+        '{"text": "Der Kaffee war kalt", "language": "de"}\n\nGreat!\n'
+    )
     result = invoke("score", input=text)
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert [line["label"] for line in lines] == ["negative", "unscored", "positive"]
-    assert lines[0]["model"] == "vader"
+    # the default scorer reads English and Finnish; other languages are unscored, not guessed
+    assert [line["label"] for line in lines] == ["negative", "negative", "unscored", "positive"]
+    assert lines[0]["model"] == "default"
     assert lines[0]["score"] < 0
+    assert "de" in lines[2]["reason"]
 
 
 def test_score_rejects_bad_json(tmp_path, monkeypatch):
@@ -173,3 +179,19 @@ def test_csv_neutralises_formulas():
     assert record["author"] == "'@bob"
     assert record["url"] == "'\tx"
     assert record["sentiment_score"] == "-0.5"  # numbers are not text cells
+
+
+def test_score_detects_language_reads_ratings_and_chooses_a_scorer(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = (
+        "Olen erittäin pettynyt ja vihainen, huono palvelu\n"
+        '{"text": "Nice little cafe, friendly staff", "rating": 1}\n'
+    )
+    lines = [json.loads(line) for line in invoke("score", input=text).output.splitlines()]
+    assert lines[0]["label"] == "negative"  # detected as Finnish, scored by the Finnish model
+    assert lines[1]["label"] == "negative"  # one star outweighs the friendly words
+    assert "star" in lines[1]["reason"]
+    assert 0 <= lines[1]["confidence"] <= 1
+    vader = invoke("score", "--scorer", "vader", input="Kahvi oli kylmää\n").output
+    assert json.loads(vader)["label"] == "unscored"
+    assert json.loads(vader)["model"] == "vader"

@@ -134,11 +134,10 @@ def test_collect_match_store_and_score_a_feed(tmp_path: Path, httpserver: HTTPSe
     assert rows["acme-anvil"]["sentiment"] == "negative"
     assert rows["acme-anvil"]["text"].startswith("The Acme anvil broke")  # HTML stripped
     assert rows["acme-thanks"]["sentiment"] == "positive"
-    assert rows["acme-support"]["sentiment_model"] == "vader"
-    finnish = rows["acme-fi"]
-    assert (finnish["language"], finnish["sentiment"], finnish["sentiment_score"]) == (
-        "fi", "unscored", None,
-    )  # fmt: skip
+    assert rows["acme-support"]["sentiment_model"] == "default"
+    assert rows["acme-support"]["sentiment_reason"]  # why it was flagged
+    finnish = rows["acme-fi"]  # routed to the Finnish model, not guessed by an English one
+    assert (finnish["language"], finnish["sentiment"]) == ("fi", "negative")
     assert rows["acme-support"]["language"] == "en"
     assert rows["acme-support"]["published_at"] == "2026-11-24T08:15:00Z"
 
