@@ -31,6 +31,7 @@ def run(path: str, what: str, ids: list[str], write: Write, clear: Callable[[], 
     else:
         count = f"{len(ids)} mention{'s' if len(ids) != 1 else ''}" if ids else "done"
         st.session_state["inbox-flash"] = ("success", f"{what}: {count}")
+        st.session_state.pop("inbox-note", None)  # a note is added once, not again next time
     clear()
     st.rerun()
 

@@ -11,9 +11,10 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from pathlib import Path
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from kuulo.alerting import Alerting
 from kuulo.delivery import DeliveryReport
@@ -113,10 +114,14 @@ class Ticker:
                 self._running.discard(name)
 
 
-def build_scheduler(ticker: Ticker) -> BlockingScheduler:
-    """A blocking scheduler with the tick job; late ticks coalesce, never pile up."""
+def build_scheduler(ticker: Ticker) -> BackgroundScheduler:
+    """A scheduler thread with the tick job, first run at once; late ticks coalesce.
+
+    A background scheduler leaves the main thread free to wait for a stop signal, so SIGTERM
+    stops kuulo cleanly at any moment, even during the first tick.
+    """
     seconds = ticker.rt.settings.kuulo.tick.total_seconds()
-    scheduler = BlockingScheduler(timezone="UTC")
+    scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         ticker.tick,
         "interval",
@@ -126,5 +131,6 @@ def build_scheduler(ticker: Ticker) -> BlockingScheduler:
         coalesce=True,
         misfire_grace_time=max(int(seconds * 2), 1),
         jitter=max(seconds * 0.1, 0.5),
+        next_run_time=datetime.now(UTC),
     )
     return scheduler

@@ -7,6 +7,7 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -92,23 +93,26 @@ def run_forever(
     """The service: scheduler in this process, dashboard beside it; stops on SIGTERM/Ctrl-C."""
     ticker = Ticker(Runtime.from_settings(settings), settings.database_path())
     scheduler = build_scheduler(ticker)
-    with _dashboard_process(settings, enabled=dashboard), _stop_on_signals(scheduler.shutdown):
-        ticker.tick()
+    stop = threading.Event()
+    with _dashboard_process(settings, enabled=dashboard), _stop_on_signals(stop):
+        scheduler.start()
         if on_ready:
             on_ready()
         log.info("kuulo running: tick every %s; Ctrl-C to stop", settings.kuulo.tick)
         try:
-            scheduler.start()
+            while not stop.wait(1.0):
+                pass
         finally:
+            scheduler.shutdown(wait=True)  # lets a running tick finish
             ticker.shutdown(wait_for_runs=True)
     log.info("kuulo stopped")
 
 
 @contextmanager
-def _stop_on_signals(stop: Callable[..., None]) -> Iterator[None]:
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
-        stop(wait=False)
+        stop.set()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -58,9 +58,8 @@ _AUTHOR_BLOCKED = (
 _REST = "substr(m.url, instr(m.url, '//') + 2)"
 _HOST = f"lower(substr({_REST}, 1, instr({_REST} || '/', '/') - 1))"
 _SITE_BLOCKED = (
-    "EXISTS (SELECT 1 FROM blocks k WHERE k.kind = 'site' AND"
-    f" ({_HOST} = k.value OR {_HOST} LIKE '%.' || k.value OR {_HOST} LIKE k.value || ':%'"
-    f" OR {_HOST} LIKE '%.' || k.value || ':%'))"
+    "EXISTS (SELECT 1 FROM blocks k WHERE k.kind = 'site'"  # the host, a subdomain, any port
+    f" AND '.' || {_HOST} || ':' LIKE '%.' || k.value || ':%')"
 )
 
 

@@ -148,6 +148,7 @@ def test_tag_note_and_block_from_the_detail_view(config, monkeypatch):
     at.text_area(key="inbox-note").input("Replied by phone <b>ok</b>").run()
     at.button(key="inbox-note-add").click().run()
     at = select_rows(at, [0])
+    assert at.text_area(key="inbox-note").value == ""
     assert "Replied by phone <b>ok</b>" in [t.value.split(": ", 1)[-1] for t in at.text]
     assert at.dataframe[0].value.iloc[0]["Tags"] == "press"
     at.button(key="block-author").click().run()

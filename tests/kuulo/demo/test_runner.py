@@ -80,3 +80,23 @@ def test_run_stops_cleanly_on_sigterm(tmp_path):
     assert proc.returncode == 0, err
     assert "received SIGTERM, stopping" in err
     assert "kuulo stopped" in err
+
+
+def test_sigterm_during_the_first_tick_still_stops_cleanly(tmp_path):
+    with FeedServer(build_feeds(datetime.now(UTC))) as server:
+        config = write_demo_config(tmp_path, server.url)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kuulo", "--config", str(config), "run", "--no-dashboard"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not (tmp_path / "kuulo.db").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)  # the first tick is still collecting
+            _, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "kuulo stopped" in err

@@ -128,6 +128,16 @@ def test_blocks_hide_future_mentions(store):
     assert "news:9" not in ids(store.inbox(InboxFilter()))
 
 
+def test_a_site_block_covers_subdomains_and_ports_only(store):
+    urls = ["https://spam.example/a", "http://m.spam.example:8080/b", "https://SPAM.example",
+            "https://notspam.example/c", "https://ok.example/spam.example/d"]  # fmt: skip
+    store.save_batch("news", [item(20 + i, url=u) for i, u in enumerate(urls)], None, NOW)
+    store.block("site", "spam.example", "kim", NOW)
+    visible = set(ids(store.inbox(InboxFilter())))
+    assert {"news:23", "news:24"} <= visible
+    assert not {"news:20", "news:21", "news:22"} & visible
+
+
 def test_rating_and_search_filters(store):
     assert ids(store.inbox(InboxFilter(max_rating=2))) == ["news:6"]
     found = store.inbox(InboxFilter(MentionFilter(search="number 3")))
