@@ -57,7 +57,15 @@ def test_demo_config_is_usable_by_the_cli(tmp_path):
     assert any(line.startswith("Nordlight: ") for line in lines)
 
 
-def test_run_stops_cleanly_on_sigterm(tmp_path):
+def _stored(db) -> int:
+    if not db.exists():
+        return 0
+    with open_store(db, read_only=True) as store:
+        return store.count_mentions(MentionFilter())
+
+
+def run_then_sigterm(tmp_path, ready) -> tuple[int, str]:
+    """Start `kuulo run`, wait until ``ready(db)`` (at most 60 s), send SIGTERM, collect."""
     with FeedServer(build_feeds(datetime.now(UTC))) as server:
         config = write_demo_config(tmp_path, server.url)
         proc = subprocess.Popen(
@@ -67,36 +75,23 @@ def test_run_stops_cleanly_on_sigterm(tmp_path):
         )
         try:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if (tmp_path / "kuulo.db").exists():
-                    with open_store(tmp_path / "kuulo.db", read_only=True) as store:
-                        if store.count_mentions(MentionFilter()) > 250:
-                            break
-                time.sleep(0.5)
+            while not ready(tmp_path / "kuulo.db") and time.monotonic() < deadline:
+                time.sleep(0.05)
             proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=30)
+            _, err = proc.communicate(timeout=60)
         finally:
             proc.kill()
-    assert proc.returncode == 0, err
+    return proc.returncode, err
+
+
+def test_run_stops_cleanly_on_sigterm(tmp_path):
+    code, err = run_then_sigterm(tmp_path, lambda db: _stored(db) > 250)
+    assert code == 0, err
     assert "received SIGTERM, stopping" in err
     assert "kuulo stopped" in err
 
 
 def test_sigterm_during_the_first_tick_still_stops_cleanly(tmp_path):
-    with FeedServer(build_feeds(datetime.now(UTC))) as server:
-        config = write_demo_config(tmp_path, server.url)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kuulo", "--config", str(config), "run", "--no-dashboard"],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not (tmp_path / "kuulo.db").exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGTERM)  # the first tick is still collecting
-            _, err = proc.communicate(timeout=60)
-        finally:
-            proc.kill()
-    assert proc.returncode == 0, err
+    code, err = run_then_sigterm(tmp_path, lambda db: db.exists())  # still collecting
+    assert code == 0, err
     assert "kuulo stopped" in err
