@@ -15,6 +15,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
 from kuulo import registry
 from kuulo.clock import from_iso, utcnow
 from kuulo.errors import KuuloError
@@ -91,10 +93,24 @@ def run_forever(
     settings: Settings, *, dashboard: bool = True, on_ready: Callable[[], None] | None = None
 ) -> None:
     """The service: scheduler in this process, dashboard beside it; stops on SIGTERM/Ctrl-C."""
-    ticker = Ticker(Runtime.from_settings(settings), settings.database_path())
-    scheduler = build_scheduler(ticker)
     stop = threading.Event()
-    with _dashboard_process(settings, enabled=dashboard), _stop_on_signals(stop):
+    with _stop_on_signals(stop):  # first: a signal during start-up is a clean stop too
+        ticker = Ticker(Runtime.from_settings(settings), settings.database_path())
+        scheduler = build_scheduler(ticker)
+        _serve(settings, ticker, scheduler, stop, dashboard=dashboard, on_ready=on_ready)
+    log.info("kuulo stopped")
+
+
+def _serve(
+    settings: Settings,
+    ticker: Ticker,
+    scheduler: BackgroundScheduler,
+    stop: threading.Event,
+    *,
+    dashboard: bool,
+    on_ready: Callable[[], None] | None,
+) -> None:
+    with _dashboard_process(settings, enabled=dashboard):
         scheduler.start()
         if on_ready:
             on_ready()
@@ -105,7 +121,6 @@ def run_forever(
         finally:
             scheduler.shutdown(wait=True)  # lets a running tick finish
             ticker.shutdown(wait_for_runs=True)
-    log.info("kuulo stopped")
 
 
 @contextmanager

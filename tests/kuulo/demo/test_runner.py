@@ -1,6 +1,7 @@
 """`make demo` end to end: the sample server and the real pipeline produce rows."""
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -60,8 +61,11 @@ def test_demo_config_is_usable_by_the_cli(tmp_path):
 def _stored(db) -> int:
     if not db.exists():
         return 0
-    with open_store(db, read_only=True) as store:
-        return store.count_mentions(MentionFilter())
+    try:
+        with open_store(db, read_only=True) as store:
+            return store.count_mentions(MentionFilter())
+    except sqlite3.OperationalError:  # created, not migrated yet
+        return 0
 
 
 def run_then_sigterm(tmp_path, ready) -> tuple[int, str]:
