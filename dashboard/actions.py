@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from dashboard import auth
 from dashboard.common import actor, reader, safe_links, writer
 from kuulo.clock import utcnow
 from kuulo.store import Store
@@ -23,6 +24,7 @@ STATUS_BUTTONS = {
 
 def run(path: str, what: str, ids: list[str], write: Write, clear: Callable[[], None]) -> None:
     """Do one write, remember a message for the next run, and re-run the whole page."""
+    auth.require("agent")  # checked here, on the server, for every action
     try:
         with writer(path) as store:
             write(store, ids, actor())
@@ -57,6 +59,8 @@ def panel(path: str, chosen: pd.DataFrame, clear: Callable[[], None]) -> None:
         return
     ids = list(chosen["id"])
     st.subheader(f"{len(ids)} selected")
+    if not auth.allows("agent"):
+        st.caption("Read-only: inbox actions need the agent role.")
     status_row(path, ids, clear)
     left, middle, right = st.columns(3)
     with left:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import auth
 from dashboard.common import ensure_schema, settings
 from kuulo.errors import KuuloError
 
@@ -56,6 +57,7 @@ def navigation() -> st.navigation:  # type: ignore[valid-type]
                     icon=":material/rss_feed:",
                     url_path="sources",
                 ),
+                page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
             ],
         }
     )
@@ -74,8 +76,9 @@ def main() -> None:
         st.info(f"No database yet at `{database}`. Start collecting with `kuulo run`.")
         st.stop()
     ensure_schema(str(database))
+    auth.gate()  # the sign-in form until signed in, when not on loopback
     pages = navigation()
-    if not st.user.get("email"):
+    if not auth.sign_in_required() and not st.user.get("email"):
         st.sidebar.text_input(
             "Acting as",
             key="actor",

@@ -148,7 +148,10 @@ def safe_links(urls: object) -> object:
 
 
 def actor() -> str:
-    """Who is acting: the signed-in e-mail when there is one, else the name typed in."""
+    """Who is acting: the signed-in user (``dashboard/auth.py``) when sign-in is on, else the
+    e-mail of an ``st.login`` user, else the name typed in "Acting as"."""
+    if signed_in := st.session_state.get("auth-user"):
+        return str(signed_in)
     email = st.user.get("email")
     typed = st.session_state.get("actor", "")
     return str(email or typed or "staff")

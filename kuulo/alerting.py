@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from kuulo import registry
-from kuulo.alert_model import AlertIntent
-from kuulo.clock import utcnow
+from kuulo.alert_model import AlertIntent, AlertItem, AlertMessage
+from kuulo.clock import from_iso, utcnow
 from kuulo.delivery import Deliverer, DeliveryReport
+from kuulo.errors import AlertError, KuuloError
 from kuulo.model import Score
 from kuulo.protocols import AlertChannel, ChannelContext
 from kuulo.rules import Rule, Schedule, plan_mention
@@ -126,3 +129,94 @@ class Alerting:
         except Exception:
             log.exception("alert delivery failed")
             return DeliveryReport()
+
+
+# -- operator tools: channel state and test sends (``kuulo alerts``, the dashboard) ---------------
+
+
+def channel_state(name: str, disabled: str | None, state: dict[str, Any] | None) -> str:
+    """A channel's delivery state in words (``state``: its ``alert_channels`` row, if any)."""
+    if disabled:
+        return disabled
+    state = state or {}
+    if state.get("broken_at"):
+        return (
+            f"BROKEN since {state['broken_at']}: {state['broken_reason']}; next probe"
+            f" {state['paused_until']} (after fixing: `kuulo alerts test --channel {name}`)"
+        )
+    if state.get("paused_until") and from_iso(state["paused_until"]) > utcnow():
+        return f"rate limited until {state['paused_until']}"
+    return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCheck:
+    """How a test message to one target ended; ``where`` and ``error`` never hold a secret."""
+
+    target: int
+    where: str  # the channel's describe(): the URL with secrets masked
+    error: str | None = None  # None: delivered; else the failure and what to do about it
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def send_test(
+    channel: ChannelSettings, timezone: str, clock: Callable[[], datetime] = utcnow
+) -> list[ChannelCheck]:
+    """Send a sample alert to every target of a channel now (``kuulo alerts test``).
+
+    Raises :class:`KuuloError` for a disabled channel. The caller marks the channel OK in the
+    store (``mark_channel_ok``) when every target accepted the message.
+    """
+    if reason := channel.disabled_reason:
+        raise KuuloError(f"channel {channel.name}: {reason}")
+    built = build_channel(channel, clock)
+    message = sample_message(channel.name, timezone, clock())
+    checks = []
+    for target in range(built.targets):
+        try:
+            built.send(message, target)
+        except AlertError as exc:
+            error = f"{exc.message}{_advice(exc)}"
+            checks.append(ChannelCheck(target, built.describe(target), error))
+            continue
+        checks.append(ChannelCheck(target, built.describe(target)))
+    return checks
+
+
+def _advice(exc: AlertError) -> str:
+    if exc.broken:
+        return " (credentials refused: fix the URL's user, password or token)"
+    if exc.permanent:
+        return " (rejected: check the URL's address, path and recipients)"
+    return " (temporary: kuulo would retry this)"
+
+
+def sample_message(channel: str, timezone: str, now: datetime) -> AlertMessage:
+    """What a test sends: a sample alert, so the owner sees the real layout."""
+    sample = AlertItem(
+        alert_key=f"test:{channel}",
+        source_name="example-reviews",
+        source_kind="rss",
+        text="This is a sample mention: the delivery was slow and nobody answered my email.",
+        published_at=now,
+        brand="Your brand",
+        author="A. Customer",
+        sentiment="negative",
+        score=-0.62,
+        url="https://example.com/reviews/1",
+    )
+    return AlertMessage(
+        key=f"test:{channel}:{now:%Y%m%dT%H%M%SZ}",
+        kind="test",
+        rule="kuulo-test",
+        channel=channel,
+        title="kuulo test alert",
+        count=1,
+        created_at=now,
+        timezone=timezone,
+        items=(sample,),
+        summary="If you can read this, kuulo can deliver alerts to this channel.",
+    )

@@ -16,6 +16,7 @@ from kuulo import service
 from kuulo.cli_alerts import alerts_group
 from kuulo.cli_import import import_cmd
 from kuulo.cli_sentiment import sentiment_group
+from kuulo.cli_users import users_group
 from kuulo.errors import ConfigError, KuuloError
 from kuulo.model import ScoreInput
 from kuulo.normalise import detect_language
@@ -304,6 +305,7 @@ def config_check(ctx: click.Context) -> None:
 cli.add_command(import_cmd)
 cli.add_command(alerts_group)
 cli.add_command(sentiment_group)
+cli.add_command(users_group)
 
 
 def main(argv: list[str] | None = None) -> None:

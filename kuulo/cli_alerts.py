@@ -10,10 +10,9 @@ from typing import Any
 
 import click
 
-from kuulo.alert_model import AlertItem, AlertMessage
-from kuulo.alerting import build_channel
-from kuulo.clock import from_iso, utcnow
-from kuulo.errors import AlertError, KuuloError
+from kuulo.alerting import channel_state, send_test
+from kuulo.clock import utcnow
+from kuulo.errors import KuuloError
 from kuulo.settings import Settings
 from kuulo.store import open_store
 
@@ -45,7 +44,7 @@ def status(ctx: click.Context, limit: int) -> None:
         " {dead} dead-lettered ({ambiguous} ambiguous sends)".format(**counts)
     )
     for channel in settings.channels:
-        state = _channel_state(channel.name, channel.disabled_reason, states.get(channel.name))
+        state = channel_state(channel.name, channel.disabled_reason, states.get(channel.name))
         click.echo(f"channel {channel.name}: {state}")
     for row in dead:
         click.echo(
@@ -54,20 +53,6 @@ def status(ctx: click.Context, limit: int) -> None:
         )
     if dead:
         click.echo("re-send with `kuulo alerts resend --id N` or `--all-dead`")
-
-
-def _channel_state(name: str, disabled: str | None, state: dict[str, Any] | None) -> str:
-    if disabled:
-        return disabled
-    state = state or {}
-    if state.get("broken_at"):
-        return (
-            f"BROKEN since {state['broken_at']}: {state['broken_reason']}; next probe"
-            f" {state['paused_until']} (after fixing: `kuulo alerts test --channel {name}`)"
-        )
-    if state.get("paused_until") and from_iso(state["paused_until"]) > utcnow():
-        return f"rate limited until {state['paused_until']}"
-    return "ok"
 
 
 @alerts_group.command("test")
@@ -81,60 +66,14 @@ def test(ctx: click.Context, name: str) -> None:
         known = ", ".join(sorted(found)) or "none configured"
         problem = f"no channel named {name!r} (known: {known})"
         raise click.BadParameter(problem, param_hint="--channel")
-    if reason := found[name].disabled_reason:
-        raise KuuloError(f"channel {name}: {reason}")
-    channel = build_channel(found[name], utcnow)
-    message = test_message(name, settings.kuulo.timezone)
-    failed = 0
-    for target in range(channel.targets):
-        try:
-            channel.send(message, target)
-        except AlertError as exc:
-            failed += 1
-            click.echo(f"{channel.describe(target)}: FAILED: {exc.message}{_advice(exc)}")
-            continue
-        click.echo(f"{channel.describe(target)}: OK")
-    if failed:
+    checks = send_test(found[name], settings.kuulo.timezone)
+    for check in checks:
+        outcome = "OK" if check.ok else f"FAILED: {check.error}"
+        click.echo(f"{check.where}: {outcome}")
+    if not all(check.ok for check in checks):
         ctx.exit(1)
     with open_store(settings.database_path()) as store:
         store.mark_channel_ok(name)  # a working channel is no longer "broken"
-
-
-def _advice(exc: AlertError) -> str:
-    if exc.broken:
-        return " (credentials refused: fix the URL's user, password or token)"
-    if exc.permanent:
-        return " (rejected: check the URL's address, path and recipients)"
-    return " (temporary: kuulo would retry this)"
-
-
-def test_message(channel: str, timezone: str) -> AlertMessage:
-    """What ``alerts test`` sends: a sample alert, so the owner sees the real layout."""
-    now = utcnow()
-    sample = AlertItem(
-        alert_key=f"test:{channel}",
-        source_name="example-reviews",
-        source_kind="rss",
-        text="This is a sample mention: the delivery was slow and nobody answered my email.",
-        published_at=now,
-        brand="Your brand",
-        author="A. Customer",
-        sentiment="negative",
-        score=-0.62,
-        url="https://example.com/reviews/1",
-    )
-    return AlertMessage(
-        key=f"test:{channel}:{now:%Y%m%dT%H%M%SZ}",
-        kind="test",
-        rule="kuulo-test",
-        channel=channel,
-        title="kuulo test alert",
-        count=1,
-        created_at=now,
-        timezone=timezone,
-        items=(sample,),
-        summary="If you can read this, kuulo can deliver alerts to this channel.",
-    )
 
 
 @alerts_group.command("resend")

@@ -75,6 +75,9 @@ class ScoreInput:
     text: str
     language: str | None = None
     rating: float | None = None  # review stars on a 5-point scale, when the source has them
+    # A brand's calibrated cut on P(negative) (``kuulo sentiment calibrate``): a scorer that
+    # reports ``Score.p_negative`` decides the text negative iff P(negative) >= this. None: its own.
+    negative_threshold: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +88,4 @@ class Score:
     version: str
     reason: str | None = None  # why, in words (e.g. 'flagged negative because: "still no bag"')
     confidence: float | None = None  # the scorer's belief in the label, 0-1; None when unscored
+    p_negative: float | None = None  # the text's P(negative), what calibration cuts; None: none

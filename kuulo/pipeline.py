@@ -165,6 +165,8 @@ def score_pending(
 ) -> int:
     """Score mentions that have no score yet; returns how many were scored.
 
+    A mention of a calibrated brand (``kuulo sentiment calibrate``) is scored with that brand's
+    negative threshold (the lowest, when several of its brands are calibrated).
     With a ``planner``, the alerts it decides on are queued in the outbox in the same
     transaction as the scores (transactional outbox: a crash keeps both or neither).
     """
@@ -173,7 +175,10 @@ def score_pending(
     while (max_batches is None or batches < max_batches) and (
         pending := store.pending_scores(batch_size)
     ):
-        scores = scorer.score([ScoreInput(p.text, p.language, p.rating) for p in pending])
+        cuts = store.pending_thresholds([p.id for p in pending])  # calibrated brands only
+        scores = scorer.score(
+            [ScoreInput(p.text, p.language, p.rating, cuts.get(p.id)) for p in pending]
+        )
         scored, now = list(zip(pending, scores, strict=True)), clock()
         alerts = planner(store, scored, now) if planner else []
         done += store.save_scores(scored, now, alerts)

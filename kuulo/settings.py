@@ -118,6 +118,14 @@ class CoreSettings(_Table):
         return value
 
 
+class DashboardSettings(_Table):
+    """``[dashboard]``: who may use the dashboard (users: ``kuulo users``)."""
+
+    require_sign_in: Literal["auto", "always"] = Field(
+        "auto", description='"auto": unless dashboard_host is loopback; "always": everywhere'
+    )
+
+
 class HttpSettings(_Table):
     """``[http]``: limits every outgoing request obeys."""
 
@@ -144,6 +152,8 @@ class SentimentSettings(_Table):
     )
     max_chars: int = Field(5000, ge=100, description="longer texts are cut before scoring")
     batch_size: int = Field(500, ge=1, le=10000, description="mentions scored per batch")
+    calibration_min_corrections: int = Field(200, ge=10, description="corrections per brand")
+    calibration_recall_target: float | None = Field(None, gt=0, le=1, description="neg. recall")
 
 
 class BrandSettings(_Table):
@@ -196,6 +206,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     kuulo: CoreSettings = CoreSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     http: HttpSettings = HttpSettings()
     sentiment: SentimentSettings = SentimentSettings()
     brands: tuple[BrandSettings, ...] = ()
@@ -262,6 +273,7 @@ def load_settings(
 def _known_keys() -> dict[str, list[str]]:
     return {
         "[kuulo]": list(CoreSettings.model_fields),
+        "[dashboard]": list(DashboardSettings.model_fields),
         "[http]": list(HttpSettings.model_fields),
         "[sentiment]": list(SentimentSettings.model_fields),
         "[[brands]]": list(BrandSettings.model_fields),
@@ -288,6 +300,7 @@ def _apply_env_overrides(
 ) -> dict[str, Any]:
     tables: dict[str, type[BaseModel]] = {
         "kuulo": CoreSettings,
+        "dashboard": DashboardSettings,
         "http": HttpSettings,
         "sentiment": SentimentSettings,
         "alerts": AlertSettings,

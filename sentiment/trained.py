@@ -16,12 +16,14 @@ Rules, in order:
    (English) both P(negative) >= ``threshold`` and VADER <= ``clear_vader_threshold`` -- the
    points where validation precision reaches 0.9. Otherwise the likelier of neutral and
    positive. So one bitter sentence in a glowing review flags it, and the reason quotes it.
+   A brand calibrated on its staff corrections (``ScoreInput.negative_threshold``) replaces
+   all of this with one rule: negative iff the mean P(negative) reaches the brand's threshold.
 4. **Stars.** A review of 1-2 stars (of 5) is negative evidence beside the text: the label is
    negative, and when the text reads positive the reason says they disagree (as it does for a
    negative text with 4-5 stars, which stays negative: the complaint is in the text).
 5. **Reasons and confidence** on every label. ``confidence`` is the model's probability of the
    label, combined with the other evidence that voted for it (:func:`_noisy_or`); ``score``
-   is P(positive) - P(negative) of the text.
+   is P(positive) - P(negative) of the text, and ``p_negative`` its mean P(negative).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class _Verdict:
     score: float
     text_voted: bool = True  # False: the label comes from the stars, not the words
     vader_decided: bool = False  # VADER voted negative and the model did not
+    p_negative: float = 0.0  # the text's mean P(negative): what a calibrated threshold cuts
     clear: list[int] = field(default_factory=list)  # clearly negative sentences
     evidence: list[str] = field(default_factory=list)  # beside the phrases: stars
     notes: list[str] = field(default_factory=list)  # disagreements
@@ -139,8 +142,12 @@ class TrainedScorer:
         if model.language == "en":
             self._add_compounds(pieces, model.config["rule"]["threshold"])
         verdicts = [
-            self._verdict(model, p, item.rating) for p, item in zip(pieces, items, strict=True)
+            self._verdict(model, p, item.rating, item.negative_threshold)
+            for p, item in zip(pieces, items, strict=True)
         ]
+        for verdict, item in zip(verdicts, items, strict=True):
+            if item.negative_threshold is not None:
+                verdict.notes.append(f"brand threshold {item.negative_threshold:.3f}")
         klass = np.repeat([CLASSES.index(v.label) for v in verdicts], np.diff(bounds))
         per_word = model.word_contributions(features, klass)
         scores = []
@@ -160,18 +167,30 @@ class TrainedScorer:
                 float(self._vader.polarity_scores(text)["compound"]) for text in piece.texts
             ]
 
-    def _verdict(self, model: LinearModel, pieces: _Pieces, rating: float | None) -> _Verdict:
+    def _verdict(
+        self,
+        model: LinearModel,
+        pieces: _Pieces,
+        rating: float | None,
+        calibrated: float | None = None,
+    ) -> _Verdict:
+        """``calibrated``: a brand's fitted cut on P(negative); it alone decides the text's
+        negative vote (it was fitted against VADER-or-LR on that brand's own labels)."""
         rule: dict[str, Any] = model.config["rule"]
         proba, compounds = pieces.proba, pieces.compounds
         mean = (proba[0] if len(proba) == 1 else proba.mean(axis=0)).tolist()  # most are one
         signed = round(mean[POS] - mean[NEG], 4)
         compound = sum(compounds) / len(compounds) if compounds else None
-        by_model = _model_flags(mean, rule["threshold"])
-        by_vader = compound is not None and compound <= self.settings.negative_threshold
-        clear = self._clear_sentences(rule, proba[:, NEG], compounds) if len(proba) > 1 else []
+        if calibrated is None:
+            by_model = _model_flags(mean, rule["threshold"])
+            by_vader = compound is not None and compound <= self.settings.negative_threshold
+            clear = self._clear_sentences(rule, proba[:, NEG], compounds) if len(proba) > 1 else []
+        else:
+            by_model, by_vader, clear = mean[NEG] >= calibrated, False, []
         if not (by_model or by_vader or clear):
             label: SentimentLabel = "positive" if mean[POS] > mean[NEU] else "neutral"
             verdict = _Verdict(label, mean[POS] if label == "positive" else mean[NEU], signed)
+            verdict.p_negative = mean[NEG]
             _apply_rating(verdict, rating, mean[NEG])
             return verdict
         confidence = mean[NEG]
@@ -182,6 +201,7 @@ class TrainedScorer:
             confidence = max(confidence, _noisy_or(float(proba[k, NEG]), strength))
         verdict = _Verdict("negative", confidence, signed, clear=clear)
         verdict.vader_decided = by_vader and not by_model
+        verdict.p_negative = mean[NEG]
         _apply_rating(verdict, rating, mean[NEG])
         return verdict
 
@@ -219,6 +239,7 @@ class TrainedScorer:
             self.version,
             "; ".join([head, *verdict.notes]),
             round(verdict.confidence, 4),
+            round(verdict.p_negative, 4),
         )
 
     def _phrases(self, verdict: _Verdict, pieces: _Pieces, per_word: list[float]) -> list[str]:

@@ -1,5 +1,6 @@
 """The competitors page (code in ``dashboard/competitors.py``)."""
 
-from dashboard import competitors
+from dashboard import auth, competitors
 
+auth.require("viewer", page=True)
 competitors.page()

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from kuulo.alert_model import AlertIntent
 from kuulo.model import Cursor, Score
 from kuulo.normalise import Prepared
+from kuulo.store.calibration import CalibrationStore, CorrectedMention
 from kuulo.store.inbox import InboxStore
 from kuulo.store.insights import InsightStore
 from kuulo.store.outbox import OutboxStore
@@ -25,9 +26,10 @@ from kuulo.store.records import (
     SourceState,
 )
 from kuulo.store.sqlite import SqliteStore
+from kuulo.store.users import UserStore
 
 
-class Store(OutboxStore, InboxStore, InsightStore, Protocol):
+class Store(OutboxStore, InboxStore, InsightStore, UserStore, CalibrationStore, Protocol):
     def migrate(self) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Store: ...
@@ -81,6 +83,7 @@ def open_store(path: Path | str, *, read_only: bool = False, migrate: bool = Tru
 
 
 __all__ = [
+    "CorrectedMention",
     "MentionFilter",
     "PendingScore",
     "RunOutcome",

@@ -25,6 +25,7 @@ class AlertReadStore(Protocol):
     def alert_rows(self, limit: int = 1000) -> list[dict[str, Any]]: ...
     def channel_states(self) -> dict[str, dict[str, Any]]: ...
     def alert_attempts(self, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def recent_attempts(self, limit: int = 100) -> list[dict[str, Any]]: ...
     def source_health(self) -> list[dict[str, Any]]: ...
     def hourly_brand_counts(
         self, brand: str, since: datetime, until: datetime
@@ -79,6 +80,12 @@ class AlertQueries:
 
     def alert_attempts(self, limit: int = 1000) -> list[dict[str, Any]]:
         cur = self.db.execute("SELECT * FROM alert_attempts ORDER BY id LIMIT ?", [limit])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def recent_attempts(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The delivery log, newest first: one row per send attempt (errors are scrubbed)."""
+        cur = self.db.execute("SELECT * FROM alert_attempts ORDER BY id DESC LIMIT ?", [limit])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 

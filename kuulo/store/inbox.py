@@ -57,8 +57,12 @@ _AUTHOR_BLOCKED = (
 # made a 30-day count over 100k mentions 15x slower.
 _REST = "substr(m.url, instr(m.url, '//') + 2)"
 _HOST = f"lower(substr({_REST}, 1, instr({_REST} || '/', '/') - 1))"
+# The URL LIKE first: a cheap necessary condition of the host LIKE (the host is part of the
+# URL, same wildcards and case folding) that spares most rows the host expression, so the
+# results are the same (a 30-day count over 1M mentions: 3.8 s -> about 2.3 s).
 _SITE_BLOCKED = (
     "EXISTS (SELECT 1 FROM blocks k WHERE k.kind = 'site'"  # the host, a subdomain, any port
+    " AND m.url LIKE '%' || k.value || '%'"
     f" AND '.' || {_HOST} || ':' LIKE '%.' || k.value || ':%')"
 )
 
@@ -86,9 +90,9 @@ def url_host(url: str | None) -> str | None:
     return host if parts.scheme in ("http", "https") and host else None
 
 
-def inbox_where(f: InboxFilter) -> tuple[str, list[Any]]:
+def inbox_where(f: InboxFilter, *, newest_first: bool = False) -> tuple[str, list[Any]]:
     """SQL conditions on ``mentions m`` (joined to ``mention_triage t``) for an inbox filter."""
-    where, params = where_clause(f.mentions)
+    where, params = where_clause(f.mentions, newest_first=newest_first)
     conditions = [where.removeprefix(" WHERE ")] if where else []
     if f.statuses:
         conditions.append(f"coalesce(t.status, 'new') IN ({', '.join('?' * len(f.statuses))})")
@@ -258,7 +262,7 @@ class InboxQueries:
 
     def inbox(self, f: InboxFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Newest first: the mention, its brands and its triage state (``INBOX_COLUMNS``)."""
-        where, params = inbox_where(f)
+        where, params = inbox_where(f, newest_first=True)
         sql = f"{_INBOX_SELECT}{where} ORDER BY m.ts DESC LIMIT ? OFFSET ?"
         return self._inbox_rows(sql, [*params, limit, offset])
 

@@ -17,6 +17,7 @@ from kuulo.store.inbox import InboxFilter, InboxQueries, inbox_where
 
 Bucket = Literal["hour", "day"]
 _FROM = "FROM mentions m LEFT JOIN mention_triage t ON t.mention_id = m.id"
+_LABELS = ("negative", "neutral", "positive", "unscored")  # the scorers' labels, sorted
 
 
 class InsightStore(Protocol):
@@ -33,8 +34,22 @@ class InsightQueries(InboxQueries):
     """Mixed into the SQLite store."""
 
     def sentiment_counts(self, f: InboxFilter) -> dict[str, int]:
-        """Mentions per model label (``pending`` for not yet scored)."""
+        """Mentions per model label (``pending`` for not yet scored).
+
+        One pass of conditional counts rather than a GROUP BY, whose sort of every row in the
+        window was a third of the time at 1M mentions; a label outside ``_LABELS`` (none is
+        written today) falls back to the GROUP BY. Same dict, same order.
+        """
         where, params = inbox_where(f)
+        sums = ", ".join(f"sum(m.sentiment = '{label}') AS {label}" for label in _LABELS)
+        known = ", ".join(f"'{label}'" for label in _LABELS)
+        (row,) = self._inbox_rows(
+            f"SELECT sum(m.sentiment IS NULL) AS pending, {sums},"
+            f" sum(m.sentiment NOT IN ({known})) AS other {_FROM}{where}",
+            params,
+        )
+        if not row.pop("other"):
+            return {label: int(n) for label, n in row.items() if n}
         rows = self._inbox_rows(
             "SELECT coalesce(m.sentiment, 'pending') AS sentiment, count(*) AS n"
             f" {_FROM}{where} GROUP BY +m.sentiment",

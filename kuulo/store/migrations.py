@@ -291,3 +291,43 @@ _INBOX_SCHEMA = (
     )
     """,
 )
+
+
+@migrations()
+def m005_users(db: Database) -> None:
+    """Dashboard users and roles (SQL in ``kuulo/store/users.py``): an argon2id hash, never
+    the password; ``failures``/``locked_until`` rate-limit sign-ins per user across processes.
+    """
+    db.execute(
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,    -- lower case
+            password_hash TEXT NOT NULL,      -- argon2id, with its own salt and parameters
+            role TEXT NOT NULL,               -- viewer | agent | admin
+            created_at TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0, -- failed sign-ins in a row
+            locked_until TEXT,                -- refuse every sign-in until then
+            last_sign_in_at TEXT
+        )
+        """
+    )
+
+
+@migrations()
+def m006_brand_calibration(db: Database) -> None:
+    """Per-brand negative thresholds fitted on staff corrections (SQL in
+    ``kuulo/store/calibration.py``); absent brands keep the scorer's own rules."""
+    db.execute(
+        """
+        CREATE TABLE brand_calibration (
+            brand TEXT PRIMARY KEY,
+            negative_threshold REAL NOT NULL, -- cut on the scorer's P(negative)
+            corrections INTEGER NOT NULL,     -- corrected mentions it was fitted on
+            recall_target REAL,               -- NULL: fitted for the best negative F1
+            details TEXT NOT NULL DEFAULT '{}', -- JSON: before/after precision, recall, F1
+            fitted_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """
+    )

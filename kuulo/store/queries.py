@@ -44,8 +44,14 @@ def fts_query(text: str) -> str | None:
     return " ".join(f'"{w}"' for w in words) or None
 
 
-def where_clause(f: MentionFilter) -> tuple[str, list[Any]]:
-    """SQL conditions on ``mentions m`` for a filter, with bound parameters."""
+def where_clause(f: MentionFilter, *, newest_first: bool = False) -> tuple[str, list[Any]]:
+    """SQL conditions on ``mentions m`` for a filter, with bound parameters.
+
+    ``newest_first`` (the ``ORDER BY m.ts DESC LIMIT`` pages): the brand list becomes a plain
+    membership test (``+m.id``), so SQLite walks the ts index newest first and stops at the
+    limit instead of fetching every mention of the brand and sorting them (1M rows: ~2.8 s ->
+    ~0.2 s for a 200-row inbox page of one brand).
+    """
     conditions: list[str] = []
     params: list[Any] = []
     window = _window("ts", f)
@@ -54,7 +60,7 @@ def where_clause(f: MentionFilter) -> tuple[str, list[Any]]:
         sub = f"SELECT mention_id FROM mention_brands WHERE brand IN ({marks})"
         if window[0]:
             sub += " AND " + window[0]
-        conditions.append(f"m.id IN ({sub})")
+        conditions.append(f"{'+' if newest_first else ''}m.id IN ({sub})")
         params += [*f.brands, *window[1]]
     if window[0]:
         conditions.append(_window("m.ts", f)[0])
@@ -96,7 +102,7 @@ class ReadQueries:
 
     def mentions(self, f: MentionFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Newest first, with the export columns plus ``ts``."""
-        where, params = where_clause(f)
+        where, params = where_clause(f, newest_first=True)
         sql = _EXPORT_SELECT.replace("\nFROM mentions m", ", m.ts\nFROM mentions m", 1)
         return self._rows(
             f"{sql}{where} ORDER BY m.ts DESC LIMIT ? OFFSET ?", [*params, limit, offset]

@@ -23,11 +23,13 @@ from kuulo.clock import from_iso, to_iso
 from kuulo.errors import StoreError
 from kuulo.model import Cursor, Score
 from kuulo.normalise import Prepared
+from kuulo.store.calibration import CalibrationQueries
 from kuulo.store.insights import InsightQueries
 from kuulo.store.migrations import migrations
 from kuulo.store.outbox import OutboxQueries, insert_alerts
 from kuulo.store.queries import ReadQueries
 from kuulo.store.records import PendingScore, RunOutcome, SaveCounts, SourceState
+from kuulo.store.users import UserQueries
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -92,7 +94,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
-class SqliteStore(OutboxQueries, InsightQueries, ReadQueries):
+class SqliteStore(OutboxQueries, InsightQueries, UserQueries, CalibrationQueries, ReadQueries):
     """Store backed by one SQLite file. One instance per thread (sqlite3 objects are not shared)."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
