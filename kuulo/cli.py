@@ -20,6 +20,7 @@ from kuulo.cli_users import users_group
 from kuulo.errors import ConfigError, KuuloError
 from kuulo.model import ScoreInput
 from kuulo.normalise import detect_language
+from kuulo.pipeline import make_scorer
 from kuulo.settings import SentimentSettings, Settings, load_settings, resolve_config_path
 from kuulo.store import MentionFilter, open_store
 
@@ -143,7 +144,7 @@ def score(ctx: click.Context, scorer_name: str | None) -> None:
     sentiment = _score_settings(ctx)
     if scorer_name:
         sentiment = sentiment.model_copy(update={"scorer": scorer_name})
-    scorer = service.make_scorer(sentiment)
+    scorer = make_scorer(sentiment)
     for chunk in _stdin_chunks(sys.stdin, 500):
         for result in scorer.score(chunk):
             out = {"label": result.label, "score": result.score, "model": result.model}

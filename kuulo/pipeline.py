@@ -23,7 +23,7 @@ from kuulo.matching import Brand
 from kuulo.model import Batch, Score, ScoreInput
 from kuulo.normalise import Prepared, prepare
 from kuulo.protocols import Collector, CollectorContext, Scorer
-from kuulo.settings import Settings, Source
+from kuulo.settings import SentimentSettings, Settings, Source
 from kuulo.store import PendingScore, RunOutcome, Store
 
 log = logging.getLogger("kuulo.pipeline")
@@ -52,9 +52,14 @@ class Runtime:
         return [b for b in self.brands if wanted is None or b.name in wanted]
 
     def scorer(self) -> Scorer:
-        cls = registry.load(registry.SCORERS, self.settings.sentiment.scorer)
-        scorer: Scorer = cls(self.settings.sentiment)
-        return scorer
+        return make_scorer(self.settings.sentiment)
+
+
+def make_scorer(sentiment: SentimentSettings) -> Scorer:
+    """The configured scorer plug-in, constructed with the ``[sentiment]`` settings."""
+    cls = registry.load(registry.SCORERS, sentiment.scorer)
+    scorer: Scorer = cls(sentiment)
+    return scorer
 
 
 def _jitter(every: timedelta) -> timedelta:

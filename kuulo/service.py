@@ -17,13 +17,11 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from kuulo import registry
 from kuulo.clock import from_iso, utcnow
 from kuulo.errors import KuuloError
-from kuulo.pipeline import Runtime
-from kuulo.protocols import Scorer
+from kuulo.pipeline import Runtime, make_scorer
 from kuulo.scheduler import Ticker, build_scheduler
-from kuulo.settings import SentimentSettings, Settings
+from kuulo.settings import Settings
 from kuulo.store import open_store
 
 log = logging.getLogger("kuulo")
@@ -42,12 +40,6 @@ class SilentProgress:
 
     def update(self, n: int) -> None:
         return None
-
-
-def make_scorer(sentiment: SentimentSettings) -> Scorer:
-    cls = registry.load(registry.SCORERS, sentiment.scorer)
-    scorer: Scorer = cls(sentiment)
-    return scorer
 
 
 def run_once(settings: Settings) -> None:
