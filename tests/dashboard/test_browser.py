@@ -1,13 +1,8 @@
 """The dashboard in a real headless Chromium (Debian's), served by `kuulo dashboard`."""
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
-from urllib.request import urlopen
 
 import pytest
 
@@ -19,17 +14,12 @@ from kuulo.normalise import prepare
 from kuulo.service import run_once
 from kuulo.settings import load_settings
 from kuulo.store import open_store
+from tests.dashboard.serve import serve_dashboard
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 
 XSS = '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> Nordlight'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -43,25 +33,8 @@ def dashboard(tmp_path_factory):
         hostile = Mention("rss", "social-mentions", "xss-1", "javascript:alert(1)", XSS)
         store.save_batch("social-mentions", [prepare(hostile, [], ["Nordlight"])], None,
                          datetime.now(UTC))  # fmt: skip
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kuulo", "--config", str(config), "dashboard", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
+    with serve_dashboard(config) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_first_page_renders_and_nothing_leaves_loopback(dashboard, tmp_path):

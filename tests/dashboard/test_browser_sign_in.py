@@ -4,16 +4,12 @@ The server binds 0.0.0.0 (so sign-in is required) but the browser connects via 1
 """
 
 import shutil
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
-from urllib.request import urlopen
 
 import pytest
 
 from kuulo.store import open_store
-from tests.dashboard.test_browser import free_port
+from tests.dashboard.serve import serve_dashboard
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
@@ -30,25 +26,8 @@ def dashboard(tmp_path_factory):
         f'[kuulo]\ndatabase = "{database}"\ndashboard_host = "0.0.0.0"\n\n'
         '[[brands]]\nname = "Acme"\nquery = "acme"\n'
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kuulo", "--config", str(config), "dashboard", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
+    with serve_dashboard(config) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_sign_in_through_the_form_then_sign_out(dashboard, tmp_path):

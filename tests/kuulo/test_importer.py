@@ -27,20 +27,13 @@ from kuulo.pipeline import Runtime
 from kuulo.scheduler import Ticker
 from kuulo.settings import load_settings
 from kuulo.store import MentionFilter, SqliteStore, open_store
+from tests.support import ACME_GLOBEX_BRANDS
 
 cli.add_command(import_cmd)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "import"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-BRANDS = """
-[[brands]]
-name = "Acme"
-query = 'Acme -"acme road"'
-
-[[brands]]
-name = "Globex"
-query = "Globex"
-"""
+BRANDS = ACME_GLOBEX_BRANDS
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>n</title>
 <item><guid>a1</guid><title>Acme news</title><description>Acme opens a shop</description>
 </item></channel></rss>"""

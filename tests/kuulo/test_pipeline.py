@@ -10,7 +10,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,11 +20,11 @@ from werkzeug import Request, Response
 
 from kuulo import registry
 from kuulo.model import Batch, Cursor, Mention
-from kuulo.pipeline import NO_BRAND, Runtime, collect_source, score_pending, sync_sources
+from kuulo.pipeline import NO_BRAND, Runtime, collect_source, score_pending
 from kuulo.protocols import CollectorContext, PluginConfig
 from kuulo.scheduler import Ticker
-from kuulo.settings import Settings, load_settings
 from kuulo.store import MentionFilter, SqliteStore, open_store
+from tests.support import fixed_runtime, opened, write_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pipeline"
 ACME_FEED = (FIXTURES / "acme.xml").read_bytes()
@@ -57,12 +56,9 @@ def source(name: str, kind: str = "rss", **options: Any) -> str:
 
 
 def make_runtime(tmp_path: Path, *sources: str, brands: str = ACME) -> Runtime:
-    config = tmp_path / "kuulo.toml"
-    config.write_text(
+    config = write_config(
+        tmp_path,
         f"""
-[kuulo]
-database = "{(tmp_path / "data" / "kuulo.db").as_posix()}"
-
 [http]
 retries = 0
 backoff_factor = 0
@@ -71,18 +67,9 @@ read_timeout = 5
 {brands}
 {"".join(sources)}
 """,
-        encoding="utf-8",
+        tmp_path / "data" / "kuulo.db",
     )
-    settings: Settings = load_settings(config, environ={})
-    return Runtime.from_settings(settings, clock=lambda: NOW, jitter=lambda every: timedelta(0))
-
-
-@contextmanager
-def opened(rt: Runtime) -> Iterator[SqliteStore]:
-    with open_store(rt.settings.database_path()) as store:
-        assert isinstance(store, SqliteStore)
-        sync_sources(store, rt)
-        yield store
+    return fixed_runtime(config, NOW)
 
 
 def serve_feed(body: bytes, etag: str | None = None) -> Callable[[Request], Response]:
