@@ -171,67 +171,53 @@ class InboxQueries:
             f" ON CONFLICT(mention_id) DO UPDATE SET {column} = excluded.{column},"
             " updated_at = excluded.updated_at, updated_by = excluded.updated_by"
         )
+        return self._per_mention(ids, sql, [value, to_iso(now), actor], (column, value, actor, now))
+
+    def _per_mention(
+        self,
+        ids: Sequence[str],
+        sql: str,
+        params: list[Any],
+        event: tuple[str, str | None, str, datetime],
+    ) -> int:
+        """Run ``sql`` once per mention id (bound last), log the action; one transaction."""
         with self.write() as conn:
-            changed = sum(conn.execute(sql, [value, to_iso(now), actor, i]).rowcount for i in ids)
-            _log(conn, ids, column, value, actor, now)
+            changed = sum(conn.execute(sql, [*params, i]).rowcount for i in ids)
+            _log(conn, ids, *event)
         return changed
 
     def add_tag(self, ids: Sequence[str], tag: str, actor: str, now: datetime) -> int:
         tag = _clean(tag, MAX_NAME, "tag").lower()
-        with self.write() as conn:
-            changed = sum(
-                conn.execute(
-                    "INSERT OR IGNORE INTO mention_tags (mention_id, tag, added_at, added_by)"
-                    " SELECT id, ?, ?, ? FROM mentions WHERE id = ?",
-                    [tag, to_iso(now), actor, i],
-                ).rowcount
-                for i in ids
-            )
-            _log(conn, ids, "tag", tag, actor, now)
-        return changed
+        sql = (
+            "INSERT OR IGNORE INTO mention_tags (mention_id, tag, added_at, added_by)"
+            " SELECT id, ?, ?, ? FROM mentions WHERE id = ?"
+        )
+        return self._per_mention(ids, sql, [tag, to_iso(now), actor], ("tag", tag, actor, now))
 
     def remove_tag(self, ids: Sequence[str], tag: str, actor: str, now: datetime) -> int:
         tag = _clean(tag, MAX_NAME, "tag").lower()
-        with self.write() as conn:
-            changed = sum(
-                conn.execute(
-                    "DELETE FROM mention_tags WHERE mention_id = ? AND tag = ?", [i, tag]
-                ).rowcount
-                for i in ids
-            )
-            _log(conn, ids, "untag", tag, actor, now)
-        return changed
+        sql = "DELETE FROM mention_tags WHERE tag = ? AND mention_id = ?"
+        return self._per_mention(ids, sql, [tag], ("untag", tag, actor, now))
 
     def add_note(self, ids: Sequence[str], body: str, actor: str, now: datetime) -> int:
         body = _clean(body, MAX_NOTE, "note")
-        with self.write() as conn:
-            changed = sum(
-                conn.execute(
-                    "INSERT INTO mention_notes (mention_id, body, author, created_at)"
-                    " SELECT id, ?, ?, ? FROM mentions WHERE id = ?",
-                    [body, actor, to_iso(now), i],
-                ).rowcount
-                for i in ids
-            )
-            _log(conn, ids, "note", None, actor, now)
-        return changed
+        sql = (
+            "INSERT INTO mention_notes (mention_id, body, author, created_at)"
+            " SELECT id, ?, ?, ? FROM mentions WHERE id = ?"
+        )
+        return self._per_mention(ids, sql, [body, actor, to_iso(now)], ("note", None, actor, now))
 
     def correct_sentiment(self, ids: Sequence[str], label: str, actor: str, now: datetime) -> int:
         """Record a human label beside the model's (which stays as it is), with its context."""
         _one_of(label, LABELS, "label")
-        with self.write() as conn:
-            changed = sum(
-                conn.execute(
-                    "INSERT INTO sentiment_corrections (mention_id, mention_version, label,"
-                    " model_label, model_score, model, model_version, corrected_by, corrected_at)"
-                    " SELECT id, version, ?, sentiment, sentiment_score, sentiment_model,"
-                    " sentiment_version, ?, ? FROM mentions WHERE id = ?",
-                    [label, actor, to_iso(now), i],
-                ).rowcount
-                for i in ids
-            )
-            _log(conn, ids, "correct", label, actor, now)
-        return changed
+        sql = (
+            "INSERT INTO sentiment_corrections (mention_id, mention_version, label,"
+            " model_label, model_score, model, model_version, corrected_by, corrected_at)"
+            " SELECT id, version, ?, sentiment, sentiment_score, sentiment_model,"
+            " sentiment_version, ?, ? FROM mentions WHERE id = ?"
+        )
+        event = ("correct", label, actor, now)
+        return self._per_mention(ids, sql, [label, actor, to_iso(now)], event)
 
     def block(self, kind: str, value: str, actor: str, now: datetime) -> None:
         """Hide an author's (handle, else name) or a site's (host) past and future mentions."""
