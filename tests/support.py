@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kuulo.http import make_session
@@ -66,3 +66,16 @@ def opened(rt: Runtime) -> Iterator[SqliteStore]:
         assert isinstance(store, SqliteStore)
         sync_sources(store, rt)
         yield store
+
+
+def collected_demo(directory: Path) -> Path:
+    """The demo's config in ``directory`` with its sample feeds collected and scored once."""
+    from kuulo.demo.runner import write_demo_config
+    from kuulo.demo.samples import build_feeds
+    from kuulo.demo.server import FeedServer
+    from kuulo.service import run_once
+
+    with FeedServer(build_feeds(datetime.now(UTC))) as server:
+        config = write_demo_config(directory, server.url)
+        run_once(load_settings(config, {}))
+    return config

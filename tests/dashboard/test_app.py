@@ -1,29 +1,20 @@
 """The dashboard through Streamlit's AppTest: a real script run against a real SQLite file."""
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kuulo.demo.runner import write_demo_config
-from kuulo.demo.samples import build_feeds
-from kuulo.demo.server import FeedServer
-from kuulo.service import run_once
-from kuulo.settings import load_settings
+from tests.support import collected_demo
 
 APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
 
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("dash")
-    with FeedServer(build_feeds(datetime.now(UTC))) as server:
-        config = write_demo_config(directory, server.url)
-        run_once(load_settings(config, {}))
-    return config
+    return collected_demo(tmp_path_factory.mktemp("dash"))
 
 
 def app_for(config, monkeypatch) -> AppTest:

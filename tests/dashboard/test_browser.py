@@ -6,15 +6,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kuulo.demo.runner import write_demo_config
-from kuulo.demo.samples import build_feeds
-from kuulo.demo.server import FeedServer
 from kuulo.model import Mention
 from kuulo.normalise import prepare
-from kuulo.service import run_once
 from kuulo.settings import load_settings
 from kuulo.store import open_store
 from tests.dashboard.serve import serve_dashboard
+from tests.support import collected_demo
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
@@ -24,11 +21,8 @@ XSS = '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> 
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("browser")
-    with FeedServer(build_feeds(datetime.now(UTC))) as server:
-        config = write_demo_config(directory, server.url)
-        settings = load_settings(config, {})
-        run_once(settings)
+    config = collected_demo(tmp_path_factory.mktemp("browser"))
+    settings = load_settings(config, {})
     with open_store(settings.database_path()) as store:  # an untrusted mention, stored as-is
         hostile = Mention("rss", "social-mentions", "xss-1", "javascript:alert(1)", XSS)
         store.save_batch("social-mentions", [prepare(hostile, [], ["Nordlight"])], None,

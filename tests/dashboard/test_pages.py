@@ -17,25 +17,18 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.export import export_bytes
-from kuulo.demo.runner import write_demo_config
-from kuulo.demo.samples import build_feeds
-from kuulo.demo.server import FeedServer
-from kuulo.service import run_once
 from kuulo.settings import load_settings
 from kuulo.store import open_store
 from kuulo.store.inbox import InboxFilter
 from kuulo.store.queries import EXPORT_COLUMNS
+from tests.support import collected_demo
 
 APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
 
 
 @pytest.fixture(scope="module")
 def demo_config(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("pages")
-    with FeedServer(build_feeds(datetime.now(UTC))) as server:
-        config = write_demo_config(directory, server.url)
-        run_once(load_settings(config, {}))
-    return config
+    return collected_demo(tmp_path_factory.mktemp("pages"))
 
 
 @pytest.fixture
