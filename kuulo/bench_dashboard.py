@@ -6,8 +6,9 @@ is built once and cached at ``data/bench/dashboard-1m.db``; a rerun reuses it wh
 (``SEED_VERSION`` and row count, kept in the table ``bench_seed``) matches and no migration is
 pending, else it is rebuilt. Delete the file to force a rebuild. Seeding is bench-only: plain
 ``executemany`` in a few big transactions on the store's own connection, with the secondary
-indexes and the FTS insert trigger set aside during the load and rebuilt once at the end
-(faster than maintaining them row by row), then ``ANALYZE``.
+indexes, the FTS insert trigger and the summary triggers set aside during the load and rebuilt
+once at the end (faster than maintaining them row by row: ``summaries.rebuild`` recomputes the
+``hidden`` flags and the per-hour counts), then ``ANALYZE``.
 
 Each page query runs with the filters its page uses by default (and with a brand filter), on a
 read-only store as the dashboard opens it, once to warm up and then ``REPEAT`` times; p50/p95 in
@@ -29,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from kuulo.errors import StoreError
-from kuulo.store import MentionFilter, SqliteStore, open_store
+from kuulo.spikes import episodes
+from kuulo.store import MentionFilter, SqliteStore, open_store, summaries
 from kuulo.store.inbox import InboxFilter
 from kuulo.store.migrations import migrations
+from kuulo.terms import top_terms
 
-SEED_VERSION = 1
+SEED_VERSION = 3  # 3: m007's hidden flag and per-hour/per-day summaries
 ROWS = 1_000_000
 REPEAT = 20
 MIN_RUNS = 5
@@ -173,6 +176,7 @@ def seed(path: Path, rows: int = ROWS, *, seed: int = 6, fts: str = "rebuild") -
         store.sync_sources([(name, kind) for name, kind, _ in SOURCES], NOW)
         with store.write():
             recreate = _set_aside(conn, fts)
+            summaries.drop_triggers(conn)
         generated = _rows(rows, seed)
         while chunk := list(islice(generated, 100_000)):
             with store.write():
@@ -187,6 +191,8 @@ def seed(path: Path, rows: int = ROWS, *, seed: int = 6, fts: str = "rebuild") -
                 conn.execute(sql)
             if fts == "rebuild":
                 conn.execute("INSERT INTO mentions_fts(mentions_fts) VALUES ('rebuild')")
+            summaries.rebuild(conn)
+            summaries.create_triggers(conn)
             conn.execute("CREATE TABLE bench_seed (key TEXT NOT NULL)")
             conn.execute("INSERT INTO bench_seed VALUES (?)", [seed_key(rows)])
         conn.execute("ANALYZE")
@@ -299,6 +305,20 @@ def page_queries(now: datetime = NOW, brand: str = BRANDS[1]) -> dict[str, Query
         "top_authors_7d": lambda s: s.top_authors(week, limit=10),
         "top_authors_30d": lambda s: s.top_authors(month, limit=10),
         "overview_negative_7d": lambda s: s.inbox(negatives(week), limit=15),
+        "overview_themes_7d": lambda s: top_terms(
+            f"{r['title'] or ''} {r['text'] or ''}" for r in s.inbox(negatives(week), limit=500)
+        ),
+        "overview_spikes_30d": lambda s: [
+            episodes(
+                s.hourly_brand_counts(b, _hour(now) - timedelta(days=37), _hour(now)),
+                _hour(now) - timedelta(days=30),
+                _hour(now),
+                timedelta(days=7),
+                3.5,
+                10,
+            )
+            for b in BRANDS
+        ],
         "competitors_share_of_voice": lambda s: s.brand_sentiment(
             list(BRANDS), _hour(now) - timedelta(days=30)
         ),

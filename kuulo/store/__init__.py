@@ -15,6 +15,7 @@ from kuulo.alert_model import AlertIntent
 from kuulo.model import Cursor, Score
 from kuulo.normalise import Prepared
 from kuulo.store.calibration import CalibrationStore, CorrectedMention
+from kuulo.store.catalog import CatalogItem, CatalogStore
 from kuulo.store.inbox import InboxStore
 from kuulo.store.insights import InsightStore
 from kuulo.store.outbox import OutboxStore
@@ -29,7 +30,9 @@ from kuulo.store.sqlite import SqliteStore
 from kuulo.store.users import UserStore
 
 
-class Store(OutboxStore, InboxStore, InsightStore, UserStore, CalibrationStore, Protocol):
+class Store(
+    OutboxStore, InboxStore, InsightStore, UserStore, CalibrationStore, CatalogStore, Protocol
+):
     def migrate(self) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Store: ...
@@ -83,6 +86,7 @@ def open_store(path: Path | str, *, read_only: bool = False, migrate: bool = Tru
 
 
 __all__ = [
+    "CatalogItem",
     "CorrectedMention",
     "MentionFilter",
     "PendingScore",

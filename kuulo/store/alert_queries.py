@@ -10,11 +10,14 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from sqlite_utils import Database
 
 from kuulo.clock import to_iso
+from kuulo.store.insights import brand_raw_rows
+from kuulo.store.summaries import SummaryFilter, counted_rows
 
 
 class AlertReadStore(Protocol):
@@ -113,15 +116,17 @@ class AlertQueries:
     def hourly_brand_counts(
         self, brand: str, since: datetime, until: datetime
     ) -> dict[str, tuple[int, int]]:
-        """``{"2026-11-25T12": (mentions, negatives)}`` per UTC hour in [since, until)."""
+        """``{"2026-11-25T12": (mentions, negatives)}`` per UTC hour in [since, until), blocked
+        authors and sites left out (a blocked spammer's flood is no spike). Whole hours come
+        from the per-brand hourly summary, the partial first and last hour from the mentions."""
+        summary = SummaryFilter(brand=brand, hidden=0, since=since, until=until)
+        sql, params = counted_rows(summary, partial(brand_raw_rows, brand), days=False)
         rows = self.db.execute(
-            "SELECT substr(b.ts, 1, 13) AS hour, count(*),"
-            " sum(CASE WHEN m.sentiment = 'negative' THEN 1 ELSE 0 END)"
-            " FROM mention_brands b JOIN mentions m ON m.id = b.mention_id"
-            " WHERE b.brand = ? AND b.ts >= ? AND b.ts < ? GROUP BY hour",
-            [brand, to_iso(since), to_iso(until)],
+            f"SELECT at, sum(n), sum(CASE WHEN sentiment = 'negative' THEN n ELSE 0 END)"
+            f" FROM ({sql}) GROUP BY at HAVING sum(n) > 0",
+            params,
         ).fetchall()
-        return {r[0]: (r[1], r[2]) for r in rows}
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
     def first_mention_at(self, brand: str) -> str | None:
         row = self.db.execute(

@@ -5,7 +5,9 @@ own tables (migration ``m004_inbox``), never in ``mentions``: the collector may 
 and the scorer its label without touching staff work, and a correction never overwrites the
 model's label (both are kept for evaluation). Every write runs in ``BEGIN IMMEDIATE`` through
 ``self.write()`` and is logged in ``inbox_events``. Reads build on :func:`where_clause`, so they
-reach ``mentions`` through the same indexes as every other read.
+reach ``mentions`` through the same indexes as every other read. What blocks hide is a stored
+``mentions.hidden`` flag (``summaries.py``): set on insert by a trigger, and by ``block`` and
+``unblock`` for the rows already there, in the same transaction as the block itself.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -21,8 +23,25 @@ from urllib.parse import urlsplit
 from sqlite_utils import Database
 
 from kuulo.clock import to_iso
-from kuulo.store.queries import _EXPORT_SELECT, where_clause
+from kuulo.store.queries import (
+    _EXPORT_SELECT,
+    brand_driven,
+    brand_links,
+    summary_filter,
+    where_clause,
+    without_brands,
+)
 from kuulo.store.records import MentionFilter
+from kuulo.store.summaries import (
+    AUTHOR,
+    RAW_COLUMNS,
+    RawRows,
+    SummaryFilter,
+    blocked_sql,
+    counted_rows,
+    site_match_sql,
+    total,
+)
 
 STATUSES: tuple[str, ...] = ("new", "handled", "replied", "ignored")
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
@@ -49,21 +68,23 @@ SELECT m.id, m.ts, m.source_name, m.url, coalesce(m.author_handle, m.author_name
     (SELECT count(*) FROM mention_notes n WHERE n.mention_id = m.id) AS notes
 FROM mentions m LEFT JOIN mention_triage t ON t.mention_id = m.id
 """
-_AUTHOR_BLOCKED = (
-    "EXISTS (SELECT 1 FROM blocks k WHERE k.kind = 'author'"
-    " AND k.value = coalesce(m.author_handle, m.author_name))"
+_FROM_TRIAGE = "FROM mentions m LEFT JOIN mention_triage t ON t.mention_id = m.id"
+# A one-brand page walks the brand's links newest (or oldest) first and joins each mention.
+_FROM_BRAND = (
+    "FROM mention_brands x CROSS JOIN mentions m ON m.id = x.mention_id"
+    " LEFT JOIN mention_triage t ON t.mention_id = m.id"
 )
-# The URL's host (with any port), in SQL so the check stays in C: a Python function per row
-# made a 30-day count over 100k mentions 15x slower.
-_REST = "substr(m.url, instr(m.url, '//') + 2)"
-_HOST = f"lower(substr({_REST}, 1, instr({_REST} || '/', '/') - 1))"
-# The URL LIKE first: a cheap necessary condition of the host LIKE (the host is part of the
-# URL, same wildcards and case folding) that spares most rows the host expression, so the
-# results are the same (a 30-day count over 1M mentions: 3.8 s -> about 2.3 s).
-_SITE_BLOCKED = (
-    "EXISTS (SELECT 1 FROM blocks k WHERE k.kind = 'site'"  # the host, a subdomain, any port
-    " AND m.url LIKE '%' || k.value || '%'"
-    f" AND '.' || {_HOST} || ':' LIKE '%.' || k.value || ':%')"
+
+
+# Blocks set and clear the stored flag on the rows they cover, in their own transaction.
+HIDE_AUTHOR = (  # through idx_mentions_author_ts
+    f"UPDATE mentions SET hidden = 1 WHERE hidden = 0 AND {AUTHOR.format(m='mentions')} = ?"
+)
+HIDE_SITE = (  # a scan of mentions (a host is no prefix of anything indexed): blocks are rare
+    f"UPDATE mentions SET hidden = 1 WHERE hidden = 0 AND {site_match_sql('mentions')}"
+)
+UNHIDE = (  # the hidden rows (a partial index) that no block covers any more
+    f"UPDATE mentions SET hidden = 0 WHERE hidden = 1 AND NOT {blocked_sql('mentions')}"
 )
 
 
@@ -103,9 +124,34 @@ def inbox_where(f: InboxFilter, *, newest_first: bool = False) -> tuple[str, lis
     if f.max_rating is not None:
         conditions.append("m.rating <= ?")
         params.append(f.max_rating)
-    hidden = f"({_AUTHOR_BLOCKED} OR {_SITE_BLOCKED})"
-    conditions.append(hidden if f.blocked else f"NOT {hidden}")
+    conditions.append(f"m.hidden = {1 if f.blocked else 0}")  # blocked author or site
     return " WHERE " + " AND ".join(conditions), params
+
+
+def inbox_summary(f: InboxFilter) -> SummaryFilter | None:
+    """The summary filter answering ``f``'s counts, or None when a raw read must."""
+    if f.min_rating is not None or f.max_rating is not None:
+        return None
+    return summary_filter(f.mentions, statuses=f.statuses, hidden=1 if f.blocked else 0)
+
+
+def inbox_raw(f: InboxFilter) -> RawRows:
+    """The raw rows of ``f`` within a window, in the summaries' columns (for the edge hours)."""
+
+    def raw(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+        window = replace(f.mentions, since=since, until=until)
+        where, params = inbox_where(replace(f, mentions=window))
+        return f"{RAW_COLUMNS.format(brand='NULL')} {_FROM_TRIAGE}{where}", params
+
+    return raw
+
+
+def _brand_driven_where(f: InboxFilter) -> tuple[str, list[Any]]:
+    """A one-brand filter as conditions on ``mention_brands x`` (walked by its (brand, ts)
+    index) and on ``m``: used by the pages, which stop at a limit, so no sort of the brand."""
+    links, link_params = brand_links(f.mentions, "x")
+    where, params = inbox_where(replace(f, mentions=without_brands(f.mentions)))
+    return f"{where} AND {links}", [*params, *link_params]
 
 
 def _clean(value: str, limit: int, what: str) -> str:
@@ -231,11 +277,16 @@ class InboxQueries:
                 " VALUES (?, ?, ?, ?)",
                 [kind, value, to_iso(now), actor],
             )
+            if kind == "author":
+                conn.execute(HIDE_AUTHOR, [value])
+            else:
+                conn.execute(HIDE_SITE, [value, value])
             _log(conn, [None], f"block_{kind}", value, actor, now)
 
     def unblock(self, kind: str, value: str, actor: str, now: datetime) -> int:
         with self.write() as conn:
             cur = conn.execute("DELETE FROM blocks WHERE kind = ? AND value = ?", [kind, value])
+            conn.execute(UNHIDE)
             _log(conn, [None], f"unblock_{kind}", value, actor, now)
         return cur.rowcount
 
@@ -248,25 +299,33 @@ class InboxQueries:
 
     def inbox(self, f: InboxFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Newest first: the mention, its brands and its triage state (``INBOX_COLUMNS``)."""
-        where, params = inbox_where(f, newest_first=True)
-        sql = f"{_INBOX_SELECT}{where} ORDER BY m.ts DESC LIMIT ? OFFSET ?"
+        if brand_driven(f.mentions):
+            where, params = _brand_driven_where(f)
+            select = _INBOX_SELECT.replace(_FROM_TRIAGE, _FROM_BRAND)
+            sql = f"{select}{where} ORDER BY x.ts DESC LIMIT ? OFFSET ?"
+        else:
+            where, params = inbox_where(f, newest_first=True)
+            sql = f"{_INBOX_SELECT}{where} ORDER BY m.ts DESC LIMIT ? OFFSET ?"
         return self._inbox_rows(sql, [*params, limit, offset])
 
     def count_inbox(self, f: InboxFilter) -> int:
+        if (summary := inbox_summary(f)) is not None:
+            return total(self.db, *counted_rows(summary, inbox_raw(f)))
         where, params = inbox_where(f)
-        sql = (
-            "SELECT count(*) AS n FROM mentions m"
-            f" LEFT JOIN mention_triage t ON t.mention_id = m.id{where}"
-        )
+        sql = f"SELECT count(*) AS n {_FROM_TRIAGE}{where}"
         return int(self._inbox_rows(sql, params)[0]["n"])
 
     def inbox_export_rows(self, f: InboxFilter, batch: int = 1000) -> Iterator[dict[str, Any]]:
         """Every matching mention with the export columns, oldest first, in batches."""
-        where, params = inbox_where(f)
-        select = _EXPORT_SELECT.replace(
-            "FROM mentions m", "FROM mentions m LEFT JOIN mention_triage t ON t.mention_id = m.id"
-        )
-        cur = self.db.execute(f"{select}{where} ORDER BY m.ts, m.id", params)
+        if brand_driven(f.mentions):  # oldest first along (brand, ts, mention_id): no sort
+            where, params = _brand_driven_where(f)
+            select = _EXPORT_SELECT.replace("FROM mentions m", _FROM_BRAND)
+            sql = f"{select}{where} ORDER BY x.ts, x.mention_id"
+        else:
+            where, params = inbox_where(f)
+            select = _EXPORT_SELECT.replace("FROM mentions m", _FROM_TRIAGE)
+            sql = f"{select}{where} ORDER BY m.ts, m.id"
+        cur = self.db.execute(sql, params)
         names = [d[0] for d in cur.description]
         while rows := cur.fetchmany(batch):
             for row in rows:

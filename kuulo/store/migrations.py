@@ -8,6 +8,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from kuulo.store import calibration, catalog, summaries
+
 migrations = Migrations("kuulo")
 
 
@@ -331,3 +333,22 @@ def m006_brand_calibration(db: Database) -> None:
         ) WITHOUT ROWID
         """
     )
+
+
+@migrations()
+def m007_hidden_and_hourly_counts(db: Database) -> None:
+    """A stored ``hidden`` flag for blocked authors/sites and per-hour count tables kept up to
+    date on write, so 7- and 30-day aggregates stay fast at 1M mentions (``summaries.py``)."""
+    summaries.create_schema(db)
+
+
+@migrations()
+def m008_catalog(db: Database) -> None:
+    """Brands, sources and alert rules created in the dashboard (``catalog.py``)."""
+    catalog.create_schema(db)
+
+
+@migrations()
+def m009_calibration_per_language(db: Database) -> None:
+    """Per-brand thresholds per language (``calibration.py``)."""
+    calibration.migrate_per_language(db)

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
 from kuulo.clock import to_iso
 from kuulo.store.records import MentionFilter
+from kuulo.store.summaries import (
+    RAW_COLUMNS,
+    RawRows,
+    SummaryFilter,
+    counted_rows,
+    label,
+    sentiment_key,
+    total,
+)
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "id", "source", "source_name", "native_id", "brands", "url", "author", "author_handle",
@@ -79,6 +90,41 @@ def where_clause(f: MentionFilter, *, newest_first: bool = False) -> tuple[str, 
     return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
 
 
+def summary_filter(
+    f: MentionFilter, *, statuses: tuple[str, ...] = (), hidden: int | None = None
+) -> SummaryFilter | None:
+    """The summary filter answering ``f`` (plus triage status and the hidden flag), or None
+    when ``f`` uses a dimension the summaries do not hold (search text, several brands)."""
+    if len(f.brands) > 1 or (f.search and fts_query(f.search)):
+        return None
+    return SummaryFilter(
+        brand=f.brands[0] if f.brands else None,
+        sources=f.sources,
+        sentiments=f.sentiments,
+        languages=f.languages,
+        statuses=statuses,
+        hidden=hidden,
+        since=f.since,
+        until=f.until,
+    )
+
+
+def brand_driven(f: MentionFilter) -> bool:
+    """Whether a page read walks ``mention_brands(brand, ts)`` (one brand, no search)."""
+    return len(f.brands) == 1 and not (f.search and fts_query(f.search))
+
+
+def brand_links(f: MentionFilter, alias: str) -> tuple[str, list[Any]]:
+    """``f``'s brands and window as conditions on ``mention_brands {alias}``."""
+    window, params = _window(f"{alias}.ts", f)
+    sql = f"{alias}.brand IN ({', '.join('?' * len(f.brands))})"
+    return (f"{sql} AND {window}" if window else sql), [*f.brands, *params]
+
+
+def without_brands(f: MentionFilter) -> MentionFilter:
+    return replace(f, brands=())
+
+
 def _window(column: str, f: MentionFilter) -> tuple[str, list[Any]]:
     parts, params = [], []
     if f.since:
@@ -88,6 +134,30 @@ def _window(column: str, f: MentionFilter) -> tuple[str, list[Any]]:
         parts.append(f"{column} < ?")
         params.append(to_iso(f.until))
     return " AND ".join(parts), params
+
+
+def _raw(f: MentionFilter) -> RawRows:
+    """The raw rows of ``f`` within a window, in the summaries' columns (the edge hours)."""
+
+    def raw(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+        where, params = where_clause(replace(f, since=since, until=until))
+        return f"{RAW_COLUMNS.format(brand='NULL')} FROM mentions m{where}", params
+
+    return raw
+
+
+def per_bucket(
+    db: Database, sql: str, params: list[Any], *, width: int
+) -> list[tuple[str, str, int]]:
+    """(bucket, label, count) from counted rows, ordered as the raw GROUP BY orders them
+    (bucket, then pending first, then the labels); empty groups left out."""
+    rows = db.execute(
+        f"SELECT substr(at, 1, {width}) AS bucket, sentiment, sum(n) FROM ({sql})"
+        " GROUP BY bucket, sentiment HAVING sum(n) > 0",
+        params,
+    ).fetchall()
+    rows.sort(key=lambda r: (r[0], sentiment_key(r[1])))
+    return [(r[0], label(r[1]), int(r[2])) for r in rows]
 
 
 class ReadQueries:
@@ -109,15 +179,21 @@ class ReadQueries:
         )
 
     def count_mentions(self, f: MentionFilter) -> int:
+        if (summary := summary_filter(f)) is not None:
+            return total(self.db, *counted_rows(summary, _raw(f)))
         where, params = where_clause(f)
         return int(self.db.execute(f"SELECT count(*) FROM mentions m{where}", params).fetchone()[0])
 
     def daily_sentiment(self, f: MentionFilter) -> list[dict[str, Any]]:
         """Mentions per UTC day and sentiment (``pending`` for not yet scored)."""
+        if (summary := summary_filter(f)) is not None:
+            rows = per_bucket(self.db, *counted_rows(summary, _raw(f)), width=10)
+            return [{"day": at, "sentiment": s, "mentions": n} for at, s, n in rows]
         where, params = where_clause(f)
         sql = (
             "SELECT substr(m.ts, 1, 10) AS day, coalesce(m.sentiment, 'pending') AS sentiment,"
-            f" count(*) AS mentions FROM mentions m{where} GROUP BY day, +m.sentiment ORDER BY day"
+            f" count(*) AS mentions FROM mentions m{where} GROUP BY day, +m.sentiment"
+            " ORDER BY day, +m.sentiment"
         )
         return self._rows(sql, params)
 

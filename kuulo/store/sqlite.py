@@ -24,6 +24,7 @@ from kuulo.errors import StoreError
 from kuulo.model import Cursor, Score
 from kuulo.normalise import Prepared
 from kuulo.store.calibration import CalibrationQueries
+from kuulo.store.catalog import CatalogQueries
 from kuulo.store.insights import InsightQueries
 from kuulo.store.migrations import migrations
 from kuulo.store.outbox import OutboxQueries, insert_alerts
@@ -94,7 +95,9 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
-class SqliteStore(OutboxQueries, InsightQueries, UserQueries, CalibrationQueries, ReadQueries):
+class SqliteStore(
+    OutboxQueries, InsightQueries, UserQueries, CalibrationQueries, CatalogQueries, ReadQueries
+):
     """Store backed by one SQLite file. One instance per thread (sqlite3 objects are not shared)."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
