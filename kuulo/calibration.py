@@ -1,17 +1,21 @@
-"""Per-brand calibration: staff corrections refit the negative threshold on P(negative).
+"""Per-brand, per-language calibration: staff corrections refit the cut on P(negative).
 
 The method of ../shared/docs/sentiment.md ("Results calibrated with 200 labelled in-domain
 mentions"): the scorer stays fixed; only the cut on its P(negative) moves, chosen to maximise
 negative F1 on the brand's corrected mentions, or as the highest cut that meets a recall target.
+Each language of a brand is fitted on its own (the English and Finnish models do not put
+P(negative) on the same scale) once it has enough corrections.
 :func:`fit` is pure (numbers in, numbers out); :func:`calibrate` runs it on the store's
 corrections with the configured scorer, which must report ``Score.p_negative`` (the default
-scorer does; VADER does not). Stored thresholds reach the scorer through
-``ScoreInput.negative_threshold``, filled by ``pipeline.score_pending``.
+scorer does; VADER does not); :func:`refit_due` does it unattended, from the scheduler's tick,
+for the (brand, language) pairs that gathered enough new corrections. Stored thresholds reach
+the scorer through ``ScoreInput.negative_threshold``, filled by ``pipeline.score_pending``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -21,12 +25,19 @@ from typing import Any
 from kuulo.evaluation import metrics
 from kuulo.model import ScoreInput
 from kuulo.protocols import Scorer
-from kuulo.store.calibration import CalibrationStore, CorrectedMention
+from kuulo.settings import SentimentSettings
+from kuulo.store.calibration import (
+    ANY_LANGUAGE,
+    CalibrationCheck,
+    CalibrationStore,
+    CorrectedMention,
+)
 
 FOLDS = 5
 # A fit is stored only when its 5-fold estimate beats the current negative F1 by this much: on
 # 200 in-domain rows (TSE dev, where the default rules were tuned) most fits do not help.
 MIN_GAIN = 0.02
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,22 +128,28 @@ def fit(
 
 @dataclass(frozen=True, slots=True)
 class BrandReport:
-    """What ``kuulo sentiment calibrate`` found for one brand."""
+    """What one fit of one brand in one language found (``kuulo sentiment calibrate``)."""
 
     brand: str
+    language: str  # as brand_calibration stores it: 'en', 'fi', '' (unknown), '*' (any)
     corrections: int
     negatives: int
-    current: float | None  # the stored threshold; None: the scorer's own rules
+    current: float | None  # the threshold in force; None: the scorer's own rules
     message: str  # why nothing changed, or what did
     fitted: float | None = None
     before: Figures | None = None
     after: Figures | None = None  # re-scored with the fitted threshold (in-sample)
     held_out: Figures | None = None  # the 5-fold estimate on unseen mentions
     stored: bool = False
-    reset: int = 0  # the brand's mentions marked for re-scoring
+    reset: int = 0  # the brand's mentions in that language marked for re-scoring
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+    @property
+    def checked(self) -> bool:
+        """The fit ran (or could not, for a reason that more corrections will not change)."""
+        return self.fitted is not None or not self.message.startswith("not calibrated: ")
 
 
 def calibrate(
@@ -143,39 +160,63 @@ def calibrate(
     recall_target: float | None,
     now: datetime,
     brand: str | None = None,
+    language: str | None = None,
     dry_run: bool = False,
 ) -> list[BrandReport]:
-    """Refit each brand with at least ``min_corrections`` corrected mentions (or only
-    ``brand``); store the thresholds that help and mark those brands' mentions for re-scoring."""
-    rows = store.corrected_mentions(brand)
-    current = store.brand_thresholds()
+    """Refit each (brand, language) with at least ``min_corrections`` corrected mentions (or
+    only ``brand`` / ``language``); store the thresholds that help and mark those mentions for
+    re-scoring. Unless ``dry_run``, every fit is recorded (``calibration_checks``) so that
+    :func:`refit_due` knows when the next one is due."""
+    rows = store.corrected_mentions(brand, language)
+    thresholds = store.brand_thresholds()
     reports = []
-    for name, group in groupby(rows, key=lambda r: r.brand):
+    for (name, lang), group in groupby(rows, key=lambda r: (r.brand, r.language_key)):
         mentions = list(group)
-        report = _calibrate_brand(
-            scorer, name, mentions, current.get(name), min_corrections, recall_target
+        current = thresholds.get((name, lang), thresholds.get((name, ANY_LANGUAGE)))
+        report = _calibrate_one(
+            scorer, name, lang, mentions, current, min_corrections, recall_target
         )
-        if report.fitted is not None and not dry_run and report.message.startswith("fitted"):
-            reset = store.save_brand_threshold(
-                name, report.fitted, len(mentions), recall_target, _details(report), now
-            )
-            report = replace(report, stored=True, reset=reset)
+        if not dry_run:
+            report = _save(store, scorer, report, recall_target, now)
         reports.append(report)
     if brand is not None and not reports:
-        reports.append(BrandReport(brand, 0, 0, current.get(brand), "no corrected mentions"))
+        lang = ANY_LANGUAGE if language is None else language
+        current = thresholds.get((brand, lang), thresholds.get((brand, ANY_LANGUAGE)))
+        reports.append(BrandReport(brand, lang, 0, 0, current, "no corrected mentions"))
     return reports
 
 
-def _calibrate_brand(
+def _save(
+    store: CalibrationStore,
+    scorer: Scorer,
+    report: BrandReport,
+    recall_target: float | None,
+    now: datetime,
+) -> BrandReport:
+    if report.fitted is not None and report.message == "fitted":
+        reset = store.save_brand_threshold(
+            report.brand, report.language, report.fitted, report.corrections, recall_target,
+            _details(report, scorer), now,
+        )  # fmt: skip
+        report = replace(report, stored=True, reset=reset)
+    if report.checked:
+        outcome = "stored" if report.stored else "kept" if report.fitted is not None else "skipped"
+        check = CalibrationCheck(report.corrections, scorer.version, outcome)
+        store.record_calibration_check(report.brand, report.language, check, now)
+    return report
+
+
+def _calibrate_one(
     scorer: Scorer,
     brand: str,
+    language: str,
     mentions: list[CorrectedMention],
     current: float | None,
     min_corrections: int,
     recall_target: float | None,
 ) -> BrandReport:
     gold = [m.label == "negative" for m in mentions]
-    base = BrandReport(brand, len(mentions), sum(gold), current, "")
+    base = BrandReport(brand, language, len(mentions), sum(gold), current, "")
     if len(mentions) < min_corrections:
         return replace(
             base,
@@ -183,13 +224,13 @@ def _calibrate_brand(
             f"{min_corrections} ([sentiment] calibration_min_corrections)",
         )
     if not any(gold):
-        return replace(base, message="not calibrated: no corrected mention is negative")
+        return replace(base, message="skipped: no corrected mention is negative")
     scores = scorer.score([_input(m, current) for m in mentions])
     p_negative = [s.p_negative for s in scores]
     if any(p is None for p in p_negative):
         return replace(
             base,
-            message=f"not calibrated: scorer {scorer.name!r} reports no P(negative) "
+            message=f"skipped: scorer {scorer.name!r} reports no P(negative) "
             "(use the default scorer)",
         )
     probabilities = [p for p in p_negative if p is not None]
@@ -217,17 +258,96 @@ def _negative(gold: list[str], predicted: list[str]) -> Figures:
     return Figures(m.neg_precision, m.neg_recall, m.neg_f1)
 
 
-def _details(report: BrandReport) -> dict[str, Any]:
+def _details(report: BrandReport, scorer: Scorer) -> dict[str, Any]:
     keep = ("negatives", "before", "after", "held_out")
-    return {k: v for k, v in asdict(report).items() if k in keep}
+    details = {k: v for k, v in asdict(report).items() if k in keep}
+    return {**details, "scorer": scorer.name, "scorer_version": scorer.version}
+
+
+# -- unattended ---------------------------------------------------------------------------------
+
+
+def refit_due(
+    store: CalibrationStore, settings: SentimentSettings, scorer: Scorer, now: datetime
+) -> list[BrandReport]:
+    """Refit every (brand, language) that is due, as ``kuulo sentiment calibrate`` would.
+
+    Due: ``[sentiment] auto_calibrate`` is on, it has ``calibration_min_corrections`` corrected
+    mentions, and it was never fitted, or has ``calibration_refit_every`` more than at its last
+    fit, or was last fitted against another scorer version (a retrained model). The last fit is
+    remembered whether it stored a threshold or not, so a fit the 5-fold guard refused is not
+    retried every tick. Cheap when nothing is new: one ``count(*), max(id)``; the grouped
+    count per (brand, language) runs only after a new correction, or a new scorer version or
+    calibration settings.
+    """
+    minimum = settings.calibration_min_corrections
+    if not settings.auto_calibrate:
+        return []
+    total, last_id = store.correction_watermark()
+    key = _scan_key(settings, scorer)
+    if total < minimum or store.calibration_scan() == (last_id, key):
+        return []
+    checks = store.calibration_checks()
+    due = [
+        key
+        for key, count in sorted(store.corrected_counts().items())
+        if count >= minimum and _is_due(count, checks.get(key), settings, scorer.version)
+    ]
+    reports = []
+    for brand, language in due:
+        found = calibrate(
+            store, scorer, min_corrections=minimum,
+            recall_target=settings.calibration_recall_target, now=now, brand=brand,
+            language=language,
+        )  # fmt: skip
+        for report in found:
+            log.info("%s", log_line(report))
+        reports += found
+    store.record_calibration_scan(last_id, key, now)
+    return reports
+
+
+def _scan_key(settings: SentimentSettings, scorer: Scorer) -> str:
+    """What a scan depends on besides the corrections: a change of any rescans."""
+    every, target = settings.calibration_refit_every, settings.calibration_recall_target
+    minimum = settings.calibration_min_corrections
+    return f"{scorer.name} {scorer.version} min={minimum} every={every} recall={target}"
+
+
+def _is_due(
+    count: int, check: CalibrationCheck | None, settings: SentimentSettings, version: str
+) -> bool:
+    if check is None or check.scorer_version != version:
+        return True
+    return count >= check.corrections + settings.calibration_refit_every
+
+
+def log_line(report: BrandReport) -> str:
+    """One line for the log: names, counts and figures only (never a mention's text)."""
+    where = f"brand {report.brand!r} language {language_name(report.language)}"
+    if report.fitted is None or report.before is None or report.held_out is None:
+        return f"sentiment calibration refit: {where}: {report.message}"
+    current = "scorer default" if report.current is None else f"{report.current:.3f}"
+    outcome = f"stored, {report.reset} mentions to re-score" if report.stored else report.message
+    return (
+        f"sentiment calibration refit: {where}: {report.corrections} corrected mentions, "
+        f"threshold {current} -> {report.fitted:.3f}; before {report.before.line()}; "
+        f"after (5-fold) {report.held_out.line()}; {outcome}"
+    )
+
+
+def language_name(language: str) -> str:
+    if language == ANY_LANGUAGE:
+        return "any language"
+    return language or "unknown language"
 
 
 def report_lines(report: BrandReport) -> list[str]:
-    """The report in words, for the CLI."""
+    """The report in words, for the CLI: one block per brand and language."""
     current = "scorer default" if report.current is None else f"{report.current:.3f}"
     head = (
-        f"{report.brand}: {report.corrections} corrected mentions "
-        f"({report.negatives} negative), threshold {current}"
+        f"{report.brand} ({language_name(report.language)}): {report.corrections} corrected "
+        f"mentions ({report.negatives} negative), threshold {current}"
     )
     if report.fitted is None or report.before is None or report.after is None:
         return [head, f"  {report.message}"]

@@ -15,6 +15,7 @@ from kuulo.errors import PluginError
 COLLECTORS = "kuulo.collectors"
 SCORERS = "kuulo.scorers"
 CHANNELS = "kuulo.channels"
+TRAINERS = "kuulo.trainers"  # a scorer's trainer, under the scorer's name
 
 
 @cache

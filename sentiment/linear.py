@@ -286,3 +286,35 @@ def load(language: str, directory: Path = MODELS_DIR) -> LinearModel:
     with np.load(npz_path, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
     return LinearModel(config, arrays)
+
+
+# -- retrained versions (``kuulo sentiment retrain``) ---------------------------------------------
+
+POINTER = "active.json"  # in [sentiment] model_dir: {"en": "<folder>", ...}
+VERSION_NAME = re.compile(r"^[a-z]{2,3}-[0-9a-f]{8}-[0-9a-f]{8}$")
+
+
+def active_names(model_dir: Path) -> dict[str, str]:
+    """Language -> the retrained version folder the pointer activates (``{}``: no pointer)."""
+    path = model_dir / POINTER
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise PluginError(f"sentiment model pointer {path} cannot be read: {exc}") from None
+    if not isinstance(found, dict) or not all(
+        isinstance(v, str) and VERSION_NAME.match(v) for v in found.values()
+    ):
+        raise PluginError(
+            f"sentiment model pointer {path}: expected {{language: version folder}}; fix or "
+            "delete it (`kuulo sentiment retrain --deactivate --language LANG`)"
+        )
+    return {str(k): v for k, v in found.items()}
+
+
+def load_active(language: str, model_dir: Path) -> LinearModel:
+    """The retrained version the pointer names for ``language``, else the shipped model;
+    either way loaded, and refused on a SHA-256 mismatch, by :func:`load`."""
+    name = active_names(model_dir).get(language)
+    return load(language) if name is None else load(language, model_dir / name)

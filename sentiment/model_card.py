@@ -32,6 +32,12 @@ DATA = {
         "corpus for sentiment polarity annotation. Language Resources and Evaluation 57:581-609.",
     ),
 }
+CORRECTIONS = "staff corrections"  # the source name of `kuulo sentiment retrain`'s rows
+DATA[CORRECTIONS] = (
+    "Staff sentiment corrections of this kuulo installation (`kuulo sentiment retrain`)",
+    "the installation's own data",
+    "",
+)
 NAMES = {"en": "English", "fi": "Finnish"}
 
 INTRO = """# Model card: kuulo's default sentiment scorer
@@ -83,10 +89,15 @@ def _data_section(configs: list[dict[str, Any]], data_dir: Path) -> str:
     for name in used:
         title, licence, _ = DATA[name]
         path = data_dir / name
-        digest = sha256_file(path) if path.exists() else "(not available when this was written)"
+        if name == CORRECTIONS:
+            digest = "(see the retraining section below)"
+        elif path.exists():
+            digest = sha256_file(path)
+        else:
+            digest = "(not available when this was written)"
         lines.append(f"| `{name}` | {title} | {licence} | `{digest}` |")
     lines += ["", "Attribution (required by the licences):", ""]
-    lines += [f"- {DATA[name][2]} Licence: {DATA[name][1]}." for name in used]
+    lines += [f"- {DATA[name][2]} Licence: {DATA[name][1]}." for name in used if DATA[name][2]]
     lines += ["", "Splits and provenance: `../shared/data/sentiment/README.md`.", ""]
     return "\n".join(lines)
 

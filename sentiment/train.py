@@ -11,6 +11,9 @@ npz), plus ``MODEL_CARD.md``. Needs scikit-learn (the ``train`` extra); scoring 
   is refitted on 1-18 with the same settings (the doc's recipe), so figures on 17-18 measured
   with the shipped model are optimistic: the card reports those of the 1-16 model.
 
+``--data-dir`` reads the development data from elsewhere. ``kuulo sentiment retrain``
+(``sentiment/retrain.py``) reuses this recipe with staff corrections added to the training part.
+
 Deterministic: fixed hyper-parameters (chosen on the validation splits, see the card), lbfgs,
 a fixed seed for the ``--limit`` subsample, and byte-stable npz files.
 """
@@ -281,13 +284,30 @@ def check_export(fitted: Fitted, model: linear.LinearModel, texts: Sequence[str]
 # -- one language --------------------------------------------------------------------------------
 
 
-def train_language(
-    language: str, data_dir: Path, out: Path, limit: int | None = None
-) -> dict[str, Any]:
-    """Select, tune, export and measure one language's model; returns its JSON config."""
-    recipe = RECIPES[language]
+def language_split(language: str, data_dir: Path, limit: int | None = None) -> Split:
+    """One language's development split (a seeded subset of it with ``limit``)."""
     split = (english if language == "en" else finnish)(data_dir)
-    split = subsample(split, limit) if limit else split
+    return subsample(split, limit) if limit else split
+
+
+def with_extra_rows(split: Split, extra: Sequence[Row], source: str) -> Split:
+    """``extra`` rows (staff corrections) added to the training part; the model is fitted on
+    that alone, never refitted on the validation split, so validation figures stay honest."""
+    train = [*split.train, *extra]
+    return Split(train, split.valid, train, [*split.sources, source])
+
+
+def train_language(
+    language: str,
+    data_dir: Path,
+    out: Path,
+    limit: int | None = None,
+    split: Split | None = None,
+) -> dict[str, Any]:
+    """Select, tune, export and measure one language's model; returns its JSON config.
+    ``split`` replaces the development split (``sentiment.retrain`` adds corrections)."""
+    recipe = RECIPES[language]
+    split = split or language_split(language, data_dir, limit)
     started = time.perf_counter()
     selected = fit(recipe, split.train)
     texts, gold = [t for t, _ in split.valid], [label for _, label in split.valid]
@@ -368,13 +388,16 @@ def _validation_figures(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sentiment.train", description=__doc__)
-    parser.add_argument("--data", type=Path, default=DATA_DIR, help="development data folder")
+    parser.add_argument(
+        "--data-dir", "--data", dest="data", type=Path, default=DATA_DIR,
+        help="development data folder (default: ../shared/data/sentiment)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=linear.MODELS_DIR, help="models folder")
     parser.add_argument("--languages", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--limit", type=int, help="train on a seeded subset (smoke tests)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
-        parser.exit(2, f"development data not found at {args.data} (see --data)\n")
+        parser.exit(2, f"development data not found at {args.data} (see --data-dir)\n")
     for language in args.languages:
         train_language(language, args.data, args.out, args.limit)
     write_model_card(args.out, args.data)

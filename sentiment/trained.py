@@ -40,7 +40,14 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from kuulo.model import Score, ScoreInput, SentimentLabel
 from kuulo.settings import SentimentSettings
 from sentiment import explain
-from sentiment.linear import CLASSES, MODELS_DIR, FloatArray, LinearModel, load
+from sentiment.linear import (
+    CLASSES,
+    MODELS_DIR,
+    FloatArray,
+    LinearModel,
+    active_names,
+    load_active,
+)
 from sentiment.text import scoring_units
 
 RULES_VERSION = "1"  # bump when the rules above change; the models' hashes follow on their own
@@ -62,6 +69,16 @@ def _models_version() -> str:
             parts.append(f"{language}.{config['artifact']['sha256'][:8]}")
         except (OSError, ValueError, KeyError):
             parts.append(f"{language}.missing")
+    return "-".join(parts)
+
+
+def _version_of(models: Mapping[str, LinearModel]) -> str:
+    """The same version string, of the models actually loaded."""
+    parts = [RULES_VERSION]
+    for language in LANGUAGES:
+        model = models.get(language)
+        sha = model.config["artifact"]["sha256"][:8] if model else "missing"
+        parts.append(f"{language}.{sha}")
     return "-".join(parts)
 
 
@@ -106,10 +123,22 @@ class TrainedScorer:
         *,
         models: Mapping[str, LinearModel] | None = None,
     ) -> None:
-        """``models`` replaces the shipped ones (training evaluates a candidate with it)."""
+        """``models`` replaces the shipped ones (training evaluates a candidate with it).
+
+        Otherwise each language's model is the shipped one, or the retrained version that
+        ``[sentiment] model_dir``/``active.json`` names (``kuulo sentiment retrain``), read
+        once, here; its checksum is verified like the shipped one's. The version then names
+        the loaded artifacts, so ``kuulo rescore`` re-scores what the previous model labelled.
+        """
         self.settings = settings or SentimentSettings()
         if models is None:
-            models = {language: load(language) for language in LANGUAGES}
+            active = active_names(self.settings.model_dir)
+            models = {language: load_active(language, self.settings.model_dir)
+                      for language in LANGUAGES}  # fmt: skip
+            if active:
+                # an instance value shadows the class's (the Scorer protocol's ClassVar): only
+                # this scorer runs the retrained model
+                vars(self)["version"] = _version_of(models)
         self._models = dict(models)
         self._vader = SentimentIntensityAnalyzer()
 

@@ -144,7 +144,7 @@ def test_calibrate_stores_the_threshold_and_rescoring_applies_it(store: SqliteSt
     assert not small.stored
     assert small.fitted is None
     assert "5 corrected mentions, needs 200" in small.message
-    assert store.brand_thresholds() == {"Acme": report.fitted}
+    assert store.brand_thresholds() == {("Acme", "en"): report.fitted}
 
     score_pending(store, FakeScorer(), 500, lambda: NOW)
     assert sentiment(store, f"news:{flips}") == "negative"
@@ -194,7 +194,7 @@ def test_calibrate_command_says_what_it_needs(config: str, tmp_path: Path) -> No
         fill(opened, synthetic(50, 6))
     result = CliRunner().invoke(cli, ["--config", config, "sentiment", "calibrate"])
     assert result.exit_code == 0, result.output
-    assert "Acme: 50 corrected mentions" in result.output
+    assert "Acme (en): 50 corrected mentions" in result.output
     assert "needs 200 ([sentiment] calibration_min_corrections)" in result.output
     with open_store(tmp_path / "kuulo.db") as opened:
         assert isinstance(opened, SqliteStore)
@@ -245,7 +245,7 @@ def test_forget_drops_the_threshold(config: str, tmp_path: Path) -> None:
     assert "stored; 250 mentions will be re-scored" in result.output
     result = CliRunner().invoke(cli, [*base, "--forget", "--brand", "Acme"])
     assert result.exit_code == 0, result.output
-    assert "Acme: threshold dropped; 0 mentions will be re-scored" in result.output
+    assert "Acme: thresholds dropped; 0 mentions will be re-scored" in result.output
     result = CliRunner().invoke(cli, [*base, "--forget", "--brand", "Acme"])
     assert result.exit_code == 1
     assert "Acme: not calibrated" in result.output
