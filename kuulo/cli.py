@@ -13,6 +13,7 @@ import click
 
 from kuulo import export as exporting
 from kuulo import service
+from kuulo.catalog import load_merged
 from kuulo.cli_alerts import alerts_group
 from kuulo.cli_import import import_cmd
 from kuulo.cli_sentiment import sentiment_group
@@ -23,6 +24,7 @@ from kuulo.normalise import detect_language
 from kuulo.pipeline import make_scorer
 from kuulo.settings import SentimentSettings, Settings, load_settings, resolve_config_path
 from kuulo.store import MentionFilter, open_store
+from kuulo.store.catalog import KINDS
 
 
 class _State:
@@ -113,7 +115,7 @@ def run(ctx: click.Context, once: bool, no_dashboard: bool) -> None:
 def collect(ctx: click.Context, sources: tuple[str, ...], once: bool, score: bool) -> None:
     """Collect SOURCES now (default: every due source), then exit. Cron-friendly."""
     settings = _settings(ctx)
-    known = {s.name for s in settings.sources}
+    known = {s.name for s in load_merged(settings)[0].sources}
     unknown = [s for s in sources if s not in known]
     if unknown:
         raise click.BadParameter(
@@ -294,13 +296,21 @@ def config() -> None:
 @config.command("check")
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
-    """Validate the settings file; print every problem and exit non-zero if there is one."""
+    """Validate the settings file and the brands, sources and rules created in the dashboard;
+    print every problem and exit non-zero if there is one."""
     settings = _settings(ctx)
     path = settings.config_path
     click.echo(f"{path}: OK ({len(settings.brands)} brands, {len(settings.sources)} sources)")
-    for source in settings.resolved_sources():
+    merged, problems = load_merged(settings)
+    if kept := sorted(merged.dashboard_items):
+        counts = ", ".join(f"{n} {k}s" for k in KINDS if (n := sum(i[0] == k for i in kept)))
+        click.echo(f"database: {counts} created in the dashboard")
+    for source in merged.resolved_sources():
         if source.disabled_reason:
             click.echo(f"  source {source.name}: {source.disabled_reason}")
+    if problems:
+        head = f"{settings.database_path()}: items created in the dashboard that are left out"
+        raise ConfigError("\n".join([head, *(f"  - {p}" for p in problems)]))
 
 
 cli.add_command(import_cmd)

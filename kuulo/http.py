@@ -9,6 +9,8 @@ the scheduler as a :class:`~kuulo.errors.CollectorError` carrying ``permanent`` 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +20,8 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES, InvalidIPAddress
+from requests_hardened.ip_filter_adapter import IPFilterAdapter
 from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, NameResolutionError, ReadTimeoutError
 from urllib3.response import BaseHTTPResponse
@@ -26,7 +30,14 @@ from urllib3.util import Retry
 from kuulo.errors import FetchError, RateLimited
 from kuulo.settings import HttpSettings
 
-__all__ = ["Response", "fetch", "make_session", "parse_retry_after", "safe_url"]
+__all__ = [
+    "Response",
+    "fetch",
+    "is_blocked_address",
+    "make_session",
+    "parse_retry_after",
+    "safe_url",
+]
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 INLINE_RETRY_AFTER_MAX = 10.0
@@ -67,8 +78,18 @@ class _BoundedRetry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-def make_session(http: HttpSettings) -> requests.Session:
-    """A ``requests.Session`` with kuulo's User-Agent, retry policy and redirect cap."""
+def make_session(
+    http: HttpSettings, *, guard: bool = False, allow_loopback: bool = False
+) -> requests.Session:
+    """A ``requests.Session`` with kuulo's User-Agent, retry policy and redirect cap.
+
+    ``guard`` (sources created in the dashboard): every connection, redirects included, goes
+    through requests-hardened's IP filter, which resolves the host, refuses loopback, private,
+    link-local (cloud metadata), multicast and reserved addresses, and connects to the very
+    address it checked (no DNS rebinding between check and connect). Proxies from the
+    environment are ignored then, since a proxy would connect on our behalf, unchecked.
+    ``allow_loopback`` lets a guarded session reach 127.0.0.0/8 and ::1 only (tests).
+    """
     retry = _BoundedRetry(
         total=http.retries,
         connect=http.retries,
@@ -81,13 +102,39 @@ def make_session(http: HttpSettings) -> requests.Session:
         respect_retry_after_header=True,
         raise_on_status=False,
     )
-    adapter = HTTPAdapter(max_retries=retry)
     session = requests.Session()
     session.headers["User-Agent"] = http.user_agent
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    if guard:
+        session.trust_env = False
+        for scheme in ("http", "https"):
+            adapter = IPFilterAdapter(
+                is_https_proto=scheme == "https", allow_loopback=allow_loopback
+            )
+            adapter.max_retries = retry
+            session.mount(f"{scheme}://", adapter)
+    else:
+        plain = HTTPAdapter(max_retries=retry)
+        session.mount("http://", plain)
+        session.mount("https://", plain)
     session.max_redirects = http.max_redirects
     return session
+
+
+def is_blocked_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a guarded session refuses ``ip``: anything but a public unicast address.
+
+    The same ranges as requests-hardened (its filter does the connect-time check), stated
+    here for the save-time check of a feed URL.
+    """
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        not ip.is_global
+        or ip.is_private
+        or ip.is_multicast
+        or ip.is_reserved
+        or any(ip in net for net in EXTRA_BLOCKED_NET_RANGES)
+    )
 
 
 @dataclass(frozen=True)
@@ -213,6 +260,13 @@ def _request_error(exc: requests.RequestException, where: str, http: HttpSetting
     message is rebuilt from the exception type and root cause instead of being passed through.
     """
     causes = list(_causes(exc))
+    if _has(causes, InvalidIPAddress):
+        return FetchError(
+            f"refused to connect for {where}: it (or a redirect) leads to a loopback, private or"
+            " link-local address, which sources added in the dashboard may not reach (an admin"
+            " can allow it: [dashboard] allow_private_feed_hosts)",
+            permanent=True,
+        )
     if isinstance(exc, requests.TooManyRedirects):
         return FetchError(
             f"too many redirects (more than {http.max_redirects}) fetching {where}", permanent=True
@@ -233,7 +287,7 @@ def _request_error(exc: requests.RequestException, where: str, http: HttpSetting
         return FetchError(f"could not decode the compressed body from {where}")
     if _has(causes, ConnectionRefusedError):
         return FetchError(f"connection refused by {where}")
-    if _has(causes, NameResolutionError):
+    if _has(causes, NameResolutionError) or _has(causes, socket.gaierror):
         return FetchError(f"could not resolve the host of {where}")
     if isinstance(exc, requests.ConnectionError):
         return FetchError(f"could not connect to {where} ({_root_name(causes)})")

@@ -16,6 +16,7 @@ from typing import Any
 
 from kuulo import registry
 from kuulo.alert_model import AlertIntent
+from kuulo.catalog import item_origin
 from kuulo.clock import utcnow
 from kuulo.errors import CollectorError, RateLimited
 from kuulo.http import make_session
@@ -115,16 +116,25 @@ def build_collector(rt: Runtime, source: Source) -> Collector:
     """The source's collector, wired to the shared HTTP settings, clock and logger."""
     cls = registry.load(registry.COLLECTORS, source.kind)
     http = rt.settings.http
+    guard = needs_ssrf_guard(rt.settings, source.name)
     ctx = CollectorContext(
         source_name=source.name,
         brands=rt.brands_for(source),
         http=http,
-        session_factory=lambda: make_session(http),
+        session_factory=lambda: make_session(http, guard=guard),
         now=rt.clock,
         logger=logging.getLogger(f"kuulo.collectors.{source.name}"),
     )
     collector: Collector = cls(source.config, ctx)
     return collector
+
+
+def needs_ssrf_guard(settings: Settings, source_name: str) -> bool:
+    """Sources created in the dashboard may only reach public addresses (checked on every
+    connection and redirect) unless ``[dashboard] allow_private_feed_hosts``; config-file
+    sources are trusted like the file itself (the demo serves its feeds on 127.0.0.1)."""
+    dashboard = item_origin(settings, "source", source_name) == "dashboard"
+    return dashboard and not settings.dashboard.allow_private_feed_hosts
 
 
 def _store_batch(store: Store, rt: Runtime, source: Source, batch: Batch, out: RunOutcome) -> None:

@@ -41,12 +41,14 @@ from kuulo.settings_alerts import (
     RuleSettings,
     check_alert_references,
 )
+from kuulo.settings_dashboard import DashboardSettings, OidcSettings
 from kuulo.settings_errors import Problem, format_problems, problems_from_validation
 
 if TYPE_CHECKING:
     from kuulo.matching import Brand
 
 DEFAULT_CONFIG = Path("config/kuulo.toml")
+_DISABLED = "disabled in the configuration (enabled = false)"
 ENV_PREFIX = "KUULO_"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -65,6 +67,14 @@ def parse_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def parse_duration_or_zero(value: object) -> timedelta:
+    """A duration as :func:`parse_duration` reads it, or ``0`` / ``"0"`` / ``"0s"``: none."""
+    return timedelta(0) if value in (0, "0", "0s") else parse_duration(value)
+
+
+DurationOrZero = Annotated[timedelta, BeforeValidator(parse_duration_or_zero)]
 
 
 class ResolvedSecret(SecretStr):
@@ -118,14 +128,6 @@ class CoreSettings(_Table):
         return value
 
 
-class DashboardSettings(_Table):
-    """``[dashboard]``: who may use the dashboard (users: ``kuulo users``)."""
-
-    require_sign_in: Literal["auto", "always"] = Field(
-        "auto", description='"auto": unless dashboard_host is loopback; "always": everywhere'
-    )
-
-
 class HttpSettings(_Table):
     """``[http]``: limits every outgoing request obeys."""
 
@@ -152,8 +154,17 @@ class SentimentSettings(_Table):
     )
     max_chars: int = Field(5000, ge=100, description="longer texts are cut before scoring")
     batch_size: int = Field(500, ge=1, le=10000, description="mentions scored per batch")
-    calibration_min_corrections: int = Field(200, ge=10, description="corrections per brand")
+    calibration_min_corrections: int = Field(
+        200, ge=10, description="corrected mentions per brand and language before a fit"
+    )
     calibration_recall_target: float | None = Field(None, gt=0, le=1, description="neg. recall")
+    auto_calibrate: bool = Field(True, description="refit brand thresholds from the tick")
+    calibration_refit_every: int = Field(
+        100, ge=1, description="further corrections (per brand and language) before a refit"
+    )
+    model_dir: Path = Field(
+        Path("data/models"), description="retrained models and their active.json pointer"
+    )
 
 
 class BrandSettings(_Table):
@@ -215,6 +226,11 @@ class Settings(BaseModel):
     channels: tuple[ChannelSettings, ...] = ()
     rules: tuple[RuleSettings, ...] = ()
     config_path: Path | None = None
+    dashboard_items: frozenset[tuple[str, str]] = frozenset()
+    """(kind, name) of the brands, sources and rules that came from the database (the
+    dashboard), set by :func:`kuulo.catalog.merged_settings`; never read from the file."""
+    paused_items: frozenset[tuple[str, str]] = frozenset()
+    """(kind, name) of the sources and rules paused in the dashboard (``enabled`` is false)."""
 
     def brand_objects(self) -> list[Brand]:
         """Brands with parsed queries (validated at load, so parsing cannot fail here)."""
@@ -227,7 +243,14 @@ class Settings(BaseModel):
         sources, problems = _validate_sources(self.sources)
         if problems:
             raise ConfigError(format_problems(self.config_path, problems))
-        return sources
+        paused = {name for kind, name in self.paused_items if kind == "source"}
+        paused_now = {"disabled_reason": "paused in the dashboard"}
+        return [
+            s.model_copy(update=paused_now)
+            if s.name in paused and s.disabled_reason == _DISABLED
+            else s
+            for s in sources
+        ]
 
     def database_path(self) -> Path:
         """The database path; relative paths are relative to the working directory."""
@@ -257,6 +280,7 @@ def load_settings(
     if problems:
         raise ConfigError(format_problems(config_path, problems))
     data["config_path"] = config_path
+    data["dashboard_items"] = data["paused_items"] = frozenset()  # set by the database merge
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -274,11 +298,16 @@ def _known_keys() -> dict[str, list[str]]:
     return {
         "[kuulo]": list(CoreSettings.model_fields),
         "[dashboard]": list(DashboardSettings.model_fields),
+        "[dashboard.oidc]": list(OidcSettings.model_fields),
         "[http]": list(HttpSettings.model_fields),
         "[sentiment]": list(SentimentSettings.model_fields),
         "[[brands]]": list(BrandSettings.model_fields),
         **ALERT_KEYS,
-        "top level": [f for f in Settings.model_fields if f != "config_path"],
+        "top level": [
+            f
+            for f in Settings.model_fields
+            if f not in ("config_path", "dashboard_items", "paused_items")
+        ],
     }
 
 
@@ -345,6 +374,18 @@ def _resolve_secrets(
         }
     if isinstance(value, list):
         return [_resolve_secrets(v, environ, base, problems, where) for v in value]
+    return value
+
+
+def resolve_env_references(value: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """``{ "$env" = NAME }`` values of an item created in the dashboard, resolved as in the
+    config file (``$file`` is not offered there: the dashboard must not make kuulo read files)."""
+    env = os.environ if environ is None else environ
+    if isinstance(value, dict) and set(value) == {"$env"}:
+        name = str(value["$env"])
+        return ResolvedSecret(env[name]) if env.get(name) else MissingSecret(name)
+    if isinstance(value, dict):
+        return {k: resolve_env_references(v, env) for k, v in value.items()}
     return value
 
 
@@ -432,6 +473,6 @@ def _validate_sources(
             if help_text := getattr(collector, "credential_help", None):
                 reason += f" ({help_text})"
         elif not source.enabled:
-            reason = "disabled in the configuration (enabled = false)"
+            reason = _DISABLED
         sources.append(Source(settings=source, config=config, disabled_reason=reason))
     return sources, problems

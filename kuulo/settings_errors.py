@@ -18,7 +18,9 @@ _TOP_TABLES = {
     "http": "[http]",
     "sentiment": "[sentiment]",
     "alerts": "[alerts]",
+    "dashboard": "[dashboard]",
 }
+_SUB_TABLES = {("dashboard", "oidc"): "[dashboard.oidc]"}
 _ARRAY_TABLES = {
     "brands": "[[brands]]",
     "sources": "[[sources]]",
@@ -76,6 +78,8 @@ def _split_table(loc: list[str]) -> tuple[str, list[str]]:
     if not loc:
         return "top level", []
     head = loc[0]
+    if tuple(loc[:2]) in _SUB_TABLES:
+        return _SUB_TABLES[(loc[0], loc[1])], loc[2:]
     if head in _TOP_TABLES:
         return _TOP_TABLES[head], loc[1:]
     if head in _ARRAY_TABLES and len(loc) > 1 and loc[1].isdigit():

@@ -67,6 +67,15 @@ def test_unknown_key_names_file_table_key_and_a_hint(tmp_path):
     assert "[kuulo], key 'databse': unknown key (did you mean 'database'?)" in message
 
 
+def test_dashboard_tables_are_named_in_problems(tmp_path):
+    body = (
+        GOOD + '\n[dashboard]\nrequire_sign_in = "sometimes"\n[dashboard.oidc]\nclient_idd = "x"\n'
+    )
+    message = problems(tmp_path, body)
+    assert "[dashboard], key 'require_sign_in'" in message
+    assert "[dashboard.oidc], key 'client_idd': unknown key (did you mean 'client_id'?)" in message
+
+
 def test_unknown_plugin_key_is_reported_against_its_source(tmp_path):
     message = problems(tmp_path, GOOD.replace("url =", "urll ="))
     assert "[[sources]] #1 (name = 'acme-news'), key 'urll': unknown key" in message
