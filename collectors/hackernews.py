@@ -10,6 +10,11 @@ that second. The next poll asks for ``created_at_i>=newest`` and drops those ids
 posted in the same second as the last one stored is neither lost (as with ``>``) nor stored
 twice (as with a plain ``>=``). Deep pagination stops at about 1,000 hits, so a poll that
 reaches that cap continues in a new slice below the oldest second it has seen.
+
+Algolia indexes some items minutes after their ``created_at_i``; a poll made in between would
+pass them for good. So each poll after the first reaches back ``overlap`` (default 10 minutes)
+before the mark: items stored already come again and the store keeps them unchanged
+(upserts are idempotent), late ones are found.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from kuulo.http import fetch, safe_url
 from kuulo.matching import Brand
 from kuulo.model import Batch, Cursor, Mention, Skipped
 from kuulo.protocols import CollectorContext, PluginConfig
-from kuulo.settings import Duration
+from kuulo.settings import Duration, DurationOrZero
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
 MAX_FUTURE = timedelta(days=1)
@@ -43,6 +48,7 @@ class HackerNewsConfig(PluginConfig):
     tags: str = "(story,comment)"  # Algolia tags: comma = AND, parentheses = OR
     hits_per_page: int = Field(100, ge=1, le=1000)
     max_pages: int = Field(10, ge=1, le=100)  # requests per term and poll, slices included
+    overlap: DurationOrZero = timedelta(minutes=10)  # re-read before the mark (late items)
 
     @field_validator("base_url")
     @classmethod
@@ -265,12 +271,14 @@ class HackerNewsCollector:
         self, session: requests.Session, brand: Brand, marks: dict[str, Mark], seen: set[str]
     ) -> Iterator[Batch]:
         now = self.ctx.now()
-        mark = marks.get(brand.name) or Mark(int((now - self.config.backfill).timestamp()))
+        stored = marks.get(brand.name)
+        mark = stored or Mark(int((now - self.config.backfill).timestamp()))
         newest = Newest(mark.since, set(mark.ids))
+        lowest = mark.since - int(self.config.overlap.total_seconds()) if stored else mark.since
         pending: Batch | None = None
         counts = [0, 0]  # mentions, skipped
         for term in brand.query.positive_terms():
-            for page in self._pages(session, search_term(term), mark):
+            for page in self._pages(session, search_term(term), lowest):
                 mentions, skipped = self._map_page(page.hits, mark, newest, seen, now)
                 counts[0] += len(mentions)
                 counts[1] += len(skipped)
@@ -309,7 +317,7 @@ class HackerNewsCollector:
                 mentions.append(hit.mention)
         return mentions, skipped
 
-    def _pages(self, session: requests.Session, query: str, mark: Mark) -> Iterator[Page]:
+    def _pages(self, session: requests.Session, query: str, since: int) -> Iterator[Page]:
         """Every page for one term, newest first, within ``max_pages`` requests.
 
         When Algolia's ~1,000-hit pagination cap is reached, a new slice starts at the oldest
@@ -321,7 +329,7 @@ class HackerNewsCollector:
         oldest: int | None = None
         full = False
         for _ in range(self.config.max_pages):
-            result = self._search(session, query, mark.since, upper, page)
+            result = self._search(session, query, since, upper, page)
             yield result
             times = [t for t in map(_hit_time, result.hits) if t is not None]
             oldest = min([*times, *([] if oldest is None else [oldest])], default=None)

@@ -13,6 +13,9 @@ Why it is built this way:
 * One cursor mark per brand (and one for comments): the newest ``created_utc`` stored and the
   fullnames seen at that second. Only a stream's last page carries the cursor, so a crash
   mid-stream re-reads the stream instead of skipping what was not stored.
+* Reddit search indexes some posts minutes late, so a poll reaches ``overlap`` (10 minutes)
+  before the mark: what was stored comes again and is kept unchanged (upserts are idempotent),
+  late posts are found; the mark never moves backwards.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from kuulo.http import safe_url
 from kuulo.matching import BrandQuery
 from kuulo.model import Batch, Cursor, Mention, Skipped
 from kuulo.protocols import CollectorContext, PluginConfig
-from kuulo.settings import Duration, Secret
+from kuulo.settings import Duration, DurationOrZero, Secret
 
 REDDIT_WEB = "https://www.reddit.com"
 PAGE_SIZE = 100  # Reddit's maximum per listing request
@@ -69,6 +72,7 @@ class RedditConfig(PluginConfig):
     auth_url: str = "https://www.reddit.com"
     backfill: Duration = timedelta(hours=24)
     max_pages: int = Field(5, ge=1, le=10)  # listings end at 1000 items = 10 pages
+    overlap: DurationOrZero = timedelta(minutes=10)  # re-read before the mark (late items)
 
     @field_validator("subreddits")
     @classmethod
@@ -365,7 +369,11 @@ class RedditCollector:
     ) -> Iterator[Batch]:
         """Pages newest first until the mark (or ``backfill``), the listing's end or max_pages."""
         now, old = self.ctx.now(), marks.get(stream)
-        progress = _Progress(old.created if old else (now - self.config.backfill).timestamp(), old)
+        if old:
+            floor = old.created - self.config.overlap.total_seconds()
+        else:
+            floor = (now - self.config.backfill).timestamp()
+        progress = _Progress(floor, old)
         age = now - datetime.fromtimestamp(progress.floor, UTC) + (TIME_SLACK if old else ZERO)
         path, params = self._request(reddit, stream, _time_filter(age))
         where = f"r/{self.scope} " + (f"search for {stream.name!r}" if stream.query else "comments")

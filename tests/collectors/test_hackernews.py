@@ -121,21 +121,36 @@ def test_bad_hits_are_skipped_with_reasons_or_cleaned(httpserver: HTTPServer) ->
 def test_the_cursor_neither_loses_nor_repeats_items_in_the_same_second(fake: FakeAlgolia) -> None:
     t = NOW_I - 600
     fake.hits = [hit("10", t - 5), hit("11", t), hit("12", t)]
-    first = run(collector(fake.server))
+    first = run(collector(fake.server, overlap="0s"))
     assert sorted(mentions(first)) == ["10", "11", "12"]
     cursor = first[-1].cursor
     assert cursor == hn_cursor(t, "11", "12")
 
     fake.hits += [hit("13", t), hit("14", t + 1)]  # indexed after the first poll
-    second = run(collector(fake.server), cursor)
+    second = run(collector(fake.server, overlap="0s"), cursor)
 
     assert params(fake.server)[-1]["numericFilters"] == f"created_at_i>={t}"
     assert sorted(mentions(second)) == ["13", "14"]
     assert second[-1].cursor == hn_cursor(t + 1, "14")
 
-    third = run(collector(fake.server), second[-1].cursor)
+    third = run(collector(fake.server, overlap="0s"), second[-1].cursor)
     assert mentions(third) == {}
     assert third[-1].cursor == hn_cursor(t + 1, "14")
+
+
+def test_items_indexed_late_are_found_by_the_overlap(fake: FakeAlgolia) -> None:
+    t = NOW_I - 600
+    fake.hits = [hit("20", t - 60), hit("21", t)]
+    first = run(collector(fake.server))
+    assert first[-1].cursor == hn_cursor(t, "21")
+
+    # posted two minutes before the mark but only searchable now; one far older is out of reach
+    fake.hits += [hit("22", t - 120), hit("23", t - 3600)]
+    second = run(collector(fake.server), first[-1].cursor)
+
+    assert params(fake.server)[-1]["numericFilters"] == f"created_at_i>={t - 600}"
+    assert sorted(mentions(second)) == ["20", "22"]  # 20 again (stored unchanged), 22 late
+    assert second[-1].cursor == hn_cursor(t, "21")  # the mark does not move backwards
 
 
 def test_each_brand_keeps_its_own_mark_and_departed_brands_are_dropped(
@@ -150,7 +165,7 @@ def test_each_brand_keeps_its_own_mark_and_departed_brands_are_dropped(
             "Globex": "garbage",
         }
     }
-    batches = run(collector(fake.server, [ACME, globex]), old)
+    batches = run(collector(fake.server, [ACME, globex], overlap="0s"), old)
     filters = [p["numericFilters"] for p in params(fake.server)]
     assert filters == [f"created_at_i>={NOW_I - 200}", f"created_at_i>={DAY_AGO}"]
     assert [b.cursor for b in batches] == [

@@ -159,6 +159,20 @@ def test_second_poll_yields_only_new_items(reddit: FakeReddit) -> None:
     assert request.args["t"] == "day"  # the mark is 75 min old: "hour" would not cover it
 
 
+def test_posts_indexed_late_are_found_by_the_overlap(reddit: FakeReddit) -> None:
+    """t3_late was posted 5 minutes before the mark but only became searchable after it."""
+    reddit.listing("/r/all/search/", {None: "search_late.json"})
+    cursor = {"brands": {"Acme": mark(NOW.timestamp() - HOUR, "t3_p1a")}}
+    later = context(now=NOW + timedelta(minutes=15))
+
+    [batch] = run(collector(reddit.url, ctx=later), cursor)
+    assert ids(batch) == ["t3_n1", "t3_same", "t3_late"]  # t3_p1b is older than the overlap
+    assert batch.cursor == {"brands": {"Acme": mark(NOW.timestamp() + 600, "t3_n1")}}
+
+    [batch] = run(collector(reddit.url, ctx=later, overlap="0"), cursor)
+    assert ids(batch) == ["t3_n1", "t3_same"]  # without it the late post is passed for good
+
+
 def test_a_poll_with_nothing_new_keeps_the_mark(reddit: FakeReddit) -> None:
     reddit.listing("/r/all/search/", {None: PAGE_2})
     cursor = {"brands": {"Acme": mark(NOW.timestamp() - 3 * HOUR, "t3_p1c")}}
