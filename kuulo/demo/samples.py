@@ -110,9 +110,10 @@ def _when(rng: random.Random, now: datetime) -> datetime:
 
 
 def _spike_when(rng: random.Random, now: datetime) -> datetime:
-    """A time within two hours either side of three days before ``now``."""
-    start = now - timedelta(days=3, hours=2)
-    return (start + timedelta(minutes=rng.uniform(0, 240))).replace(microsecond=0)
+    """A time in one clock hour three days before ``now``: a burst the Overview's spike table
+    (and a spike alert rule) finds with the default ``[alerts] spike_min_count``."""
+    start = (now - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    return (start + timedelta(minutes=rng.uniform(0, 59))).replace(microsecond=0)
 
 
 def _rfc822(when: datetime) -> str:
