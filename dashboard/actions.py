@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth
-from dashboard.common import actor, reader, safe_links, writer
+from dashboard.common import actor, readable, reader, safe_links, writer
 from kuulo.clock import utcnow
 from kuulo.store import Store
 from kuulo.store.inbox import LABELS, url_host
@@ -121,25 +121,26 @@ def status_row(path: str, ids: list[str], clear: Callable[[], None]) -> None:
 def detail(path: str, row: pd.Series, clear: Callable[[], None]) -> None:
     """One mention in full: text (escaped), reply link, notes, and the block buttons."""
     with st.container(border=True):
-        st.text(f"{row['author'] or 'unknown author'} · {row['source_name']} · {row['ts']}")
+        author = readable(row["author"] or "unknown author")
+        st.text(f"{author} · {row['source_name']} · {row['ts']}")
         if row["title"]:
-            st.text(row["title"])
-        st.text(row["text"])
+            st.text(readable(row["title"]))
+        st.text(readable(row["text"]))
         if row["sentiment_reason"]:
-            st.text(f"Scorer's reason: {row['sentiment_reason']}")
+            st.text(f"Scorer's reason: {readable(row['sentiment_reason'])}")
         (link,) = safe_links([row["url"]])
         if link:
             st.link_button("Open to reply ↗", link)
         with reader(path) as store:
             notes = store.notes(row["id"])
         for n in notes:
-            st.text(f"{n['created_at'][:16]} {n['author'] or ''}: {n['body']}")
+            st.text(f"{n['created_at'][:16]} {readable(n['author'])}: {readable(n['body'])}")
         block_buttons(path, row, clear)
 
 
 def block_buttons(path: str, row: pd.Series, clear: Callable[[], None]) -> None:
     site = url_host(row["url"])
-    st.text(f"Author: {row['author'] or '-'}    Site: {site or '-'}")
+    st.text(f"Author: {readable(row['author'] or '-')}    Site: {site or '-'}")
     author_col, site_col = st.columns(2)
     if row["author"] and author_col.button("Block this author", key="block-author"):
         run(

@@ -1,9 +1,11 @@
-"""Alerts: rules and channels (from the config, read-only), the outbox and its delivery log.
+"""Alerts: rules (add, edit, pause) and channels, the outbox and its delivery log.
 
 The page never sends while it renders. "Re-send" only queues dead letters again (the
 ``kuulo run`` process delivers them on its next tick); "Send test" is an explicit admin button
 that runs the same code as ``kuulo alerts test --channel NAME``. Channel URLs are secrets:
 targets are shown as ``channel[n]``, and stored errors are scrubbed before they are written.
+Rules from the config file are read-only here except for pausing (an override row); rules added
+here live in the database (``dashboard/rule_form.py``).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth
-from dashboard.common import database, reader, settings, writer
+from dashboard import auth, rule_form
+from dashboard import catalog_forms as forms
+from dashboard.common import database, merged, reader, settings, writer
 from kuulo.alerting import channel_state, send_test
 from kuulo.clock import utcnow
 from kuulo.errors import KuuloError
+from kuulo.settings import Settings
 from kuulo.settings_alerts import ChannelSettings, RuleSettings
+from kuulo.store import CatalogItem
 
 LOG_ROWS = 200
 DEAD_ROWS = 200
@@ -44,12 +49,27 @@ def load(path: str) -> tuple[dict[str, int], pd.DataFrame, pd.DataFrame, dict[st
         )
 
 
+@st.cache_data(ttl=5, show_spinner=False)
+def load_rules(path: str) -> list[CatalogItem]:
+    """Dashboard rules and pause overrides of config rules."""
+    with reader(path) as store:
+        return store.catalog_items("rule")
+
+
 def require_admin() -> None:
     """The single gate for this page's actions (re-send, send test): admins only."""
     auth.require("admin")
 
 
-def rules_table(rules: tuple[RuleSettings, ...]) -> pd.DataFrame:
+def rule_state(rule: RuleSettings, paused: set[str]) -> str:
+    if rule.name in paused:
+        return "paused"
+    return "enabled" if rule.enabled else "paused (enabled = false)"
+
+
+def rules_table(merged: Settings, paused: set[str]) -> pd.DataFrame:
+    rules = merged.rules
+
     def mode(r: RuleSettings) -> str:
         return f"digest ({r.digest}, {r.digest_at})" if r.mode == "digest" else r.mode
 
@@ -70,7 +90,8 @@ def rules_table(rules: tuple[RuleSettings, ...]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Rule": [r.name for r in rules],
-            "State": ["enabled" if r.enabled else "paused (enabled = false)" for r in rules],
+            "Origin": [forms.origin(merged, "rule", r.name) for r in rules],
+            "State": [rule_state(r, paused) for r in rules],
             "Kind": [r.kind for r in rules],
             "Sentiment": [r.sentiment if r.kind == "mention" else "" for r in rules],
             "Brands": [", ".join(r.brands) if r.brands else "all" for r in rules],
@@ -226,14 +247,45 @@ def tester(path: str, channels: tuple[ChannelSettings, ...]) -> None:
         send_test_to(path, channels[names.index(name)])
 
 
+def clear_rules() -> None:
+    load_rules.clear()
+
+
+def rules_section(path: str, config: Settings) -> None:
+    st.subheader("Rules")
+    for problem in merged()[1]:
+        if problem.table.startswith("database: rule"):
+            st.warning(f"Left out: {forms.escape_md(problem)}", icon=":material/warning:")
+    items = load_rules(path)
+    paused = {i.name for i in items if i.paused}
+    if config.rules:
+        st.dataframe(
+            rules_table(config, paused),
+            hide_index=True,
+            width="stretch",
+            column_config={"Conditions": st.column_config.TextColumn(width="large")},
+        )
+        forms.read_only_note("rules")
+        rule_form.pause_controls([r.name for r in config.rules], paused, clear_rules)
+    else:
+        st.info("No rules yet: add one below (or `[[rules]]` in the config file).")
+    if not config.channels:
+        st.caption("A rule needs a channel: add a `[[channels]]` entry to the config file first.")
+        return
+    with st.expander("Add or edit a rule", icon=":material/add_circle:"):
+        rule_form.form(config, items, clear_rules)
+
+
 def page() -> None:
     auth.require("viewer")
     st.title("Alerts")
     st.caption(
-        "Rules and channels are read-only: change them in the config file, then restart kuulo."
-        " This page never sends by itself: `kuulo run` delivers queued alerts."
+        'Rules "from config" and channels are changed in the config file (then restart kuulo);'
+        " rules added here live in the database, and any rule can be paused here. This page"
+        " never sends by itself: `kuulo run` delivers queued alerts."
     )
     flash()
+    forms.flash()
     config = settings()
     path = database()
     counts, dead, attempts, states = load(path)
@@ -245,11 +297,7 @@ def page() -> None:
     if not config.channels and not config.rules:
         st.info(NO_ALERTS)
     else:
-        st.subheader("Rules")
-        if config.rules:
-            st.dataframe(rules_table(config.rules), hide_index=True, width="stretch")
-        else:
-            st.info("No `[[rules]]` yet: add one with `channels = [...]` naming a channel below.")
+        rules_section(path, config)
         st.subheader("Channels")
         st.dataframe(
             channels_table(config.channels, states, config.alerts.operator_channel),

@@ -3,7 +3,9 @@
 It never collects, scores or sends. Views read through a read-only connection (``mode=ro``);
 staff actions (status, assignment, tags, notes, sentiment corrections, blocks) go through a
 separate writable store, one short transaction each. Mention text is untrusted, so it is shown
-only through components that escape it. Pages: ``dashboard/pages/*.py`` -> ``dashboard/*.py``.
+only through components that escape it. Pages: ``dashboard/views/*.py`` -> ``dashboard/*.py``
+(not ``pages/``: Streamlit would also serve a folder of that name page by page, without this
+file's sign-in gate and navigation).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dashboard import auth
 from dashboard.common import ensure_schema, settings
 from kuulo.errors import KuuloError
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "views"
+URL_PATHS = ("inbox", "overview", "competitors", "export", "sources", "alerts")
 
 
 def navigation() -> st.navigation:  # type: ignore[valid-type]
@@ -57,7 +60,12 @@ def navigation() -> st.navigation:  # type: ignore[valid-type]
                     icon=":material/rss_feed:",
                     url_path="sources",
                 ),
-                page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
+                page(
+                    PAGES / "alerts.py",
+                    title="Alerts",
+                    icon=":material/notifications:",
+                    url_path="alerts",
+                ),
             ],
         }
     )
@@ -76,7 +84,7 @@ def main() -> None:
         st.info(f"No database yet at `{database}`. Start collecting with `kuulo run`.")
         st.stop()
     ensure_schema(str(database))
-    auth.gate()  # the sign-in form until signed in, when not on loopback
+    auth.gate(URL_PATHS)  # the sign-in form until signed in, when not on loopback
     pages = navigation()
     if not auth.sign_in_required() and not st.user.get("email"):
         st.sidebar.text_input(

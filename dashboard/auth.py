@@ -14,17 +14,25 @@ the user's next click.
 
 A signed-in user lives in ``st.session_state``, which belongs to one browser tab's websocket
 session: a page reload or a new tab signs in again (no hand-rolled cookies).
+
+With ``[dashboard.oidc]`` the sign-in page also offers single sign-on through Streamlit's
+``st.login`` (``kuulo dashboard`` hands Streamlit the provider's secrets in a private file).
+Streamlit keeps that identity in its own signed cookie; its role comes from the settings'
+e-mail lists and domains (:meth:`OidcSettings.role_for`) on every run, and an identity they
+do not name is refused.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import streamlit as st
 
 from dashboard.common import database, reader, settings, writer
 from kuulo.clock import utcnow
+from kuulo.settings_dashboard import STREAMLIT_PROVIDER, OidcSettings
 from kuulo.store.users import role_allows
 
 SESSION_KEY = "auth-user"
@@ -35,6 +43,7 @@ FIRST_ADMIN = "kuulo users add NAME --role admin"
 class Who:
     name: str | None  # None: sign-in is off (loopback), the implicit local admin
     role: str
+    single_sign_on: bool = False  # signed in through [dashboard.oidc] (st.login)
 
 
 LOCAL_ADMIN = Who(None, "admin")
@@ -67,13 +76,29 @@ def current() -> Who | None:
         return LOCAL_ADMIN
     name = st.session_state.get(SESSION_KEY)
     if not name:
-        return None
+        return oidc_user()
     with reader(database()) as store:
         user = store.get_user(name)
     if user is None or user.disabled:
         st.session_state.pop(SESSION_KEY, None)
         return None
     return Who(user.username, user.role)
+
+
+def oidc() -> OidcSettings | None:
+    return settings().dashboard.oidc
+
+
+def oidc_user() -> Who | None:
+    """The ``st.login`` identity with the role the settings give it; None: none, or refused."""
+    config = oidc()
+    if config is None or not st.user.get("is_logged_in"):
+        return None
+    claims = st.user.to_dict()
+    role = config.role_for(claims)
+    if role is None:
+        return None
+    return Who(str(claims["email"]).strip().lower(), role, single_sign_on=True)
 
 
 def allows(role: str) -> bool:
@@ -93,42 +118,70 @@ def require(role: str, *, page: bool = False) -> Who:
         st.stop()
     if page and who.name is not None:
         side = st.sidebar
-        side.caption(f"Signed in as **{who.name}** ({who.role})")
+        if who.single_sign_on:  # an address from the provider: plain text, never markdown
+            side.text(f"Signed in as {who.name} ({who.role})")
+        else:
+            side.caption(f"Signed in as **{who.name}** ({who.role})")
         if side.button("Sign out", key="sign-out"):
-            st.session_state.pop(SESSION_KEY, None)
-            st.rerun()
+            sign_out(who)
     if not role_allows(who.role, role):
         st.error(f"Not allowed: this needs the {role} role; {who.name} is a {who.role}.")
         st.stop()
     return who
 
 
-def gate() -> None:
+def gate(url_paths: Sequence[str] = ()) -> None:
     """In ``app.py``, before navigation: until signed in, the sign-in form is the only page.
 
-    st.navigation must still be called: a run that stops before it makes Streamlit serve every
-    file in dashboard/pages/ by URL. Those files are runnable on their own anyway (Streamlit
-    sees the pages/ folder and runs ``/overview`` without ``app.py``), which is why every one
-    of them starts with ``require("viewer", page=True)``.
+    st.navigation must still be called, and it serves the form under every page's URL as
+    well: a deep link such as ``/overview`` shows the form (not Streamlit's "page not found"
+    dialog) and, once signed in, the page it asked for. The page files live in
+    ``dashboard/views/`` (not ``pages/``, which Streamlit would serve on its own, without this
+    gate); each of them still starts with ``require("viewer", page=True)``.
     """
     if current() is None:
         form = st.Page(sign_in_page, title="Sign in", url_path="sign-in", default=True)
-        st.navigation([form], position="hidden").run()
+        aliases = [st.Page(sign_in_page, title="Sign in", url_path=path) for path in url_paths]
+        st.navigation([form, *aliases], position="hidden").run()
         st.stop()
+
+
+def sign_out(who: Who) -> None:
+    if who.single_sign_on:
+        st.logout()  # the browser is sent to /auth/logout: the identity cookie is cleared
+        st.stop()  # (a rerun here would drop that redirect)
+    st.session_state.pop(SESSION_KEY, None)
+    st.rerun()
 
 
 def sign_in_page() -> None:
     st.title("kuulo")
+    config = oidc()
+    if config is not None and st.user.get("is_logged_in"):
+        refused(config)
+        return
     with reader(database()) as store:
         users = store.count_active_users()
-    if not users:
+    if config is not None and users:
+        local, sso = st.columns(2, gap="large")
+        with local:
+            sign_in_form()
+        with sso:
+            single_sign_on(config)
+    elif config is not None:
+        single_sign_on(config)
+    elif users:
+        sign_in_form()
+    else:
         st.warning(
             f"Sign-in is required (the dashboard listens on {bind_address()}; [dashboard] "
             f'require_sign_in = "{settings().dashboard.require_sign_in}"), and no user exists '
             "yet. Create the first admin on the server with:"
         )
         st.code(FIRST_ADMIN, language="bash")
-        return
+
+
+def sign_in_form() -> None:
     with st.form("sign-in", clear_on_submit=True):
         st.subheader("Sign in")
         username = st.text_input("Username", key="sign-in-username")
@@ -149,3 +202,22 @@ def sign_in(username: str, password: str) -> None:
         st.error(f"Too many failed sign-ins: try again in {wait} seconds.")
     else:
         st.error("Wrong username or password.")
+
+
+def single_sign_on(config: OidcSettings) -> None:
+    """The "Sign in with <provider>" button (st.login redirects to the identity provider)."""
+    st.subheader("Single sign-on")
+    st.caption("With your organisation's account; an admin decides which accounts may.")
+    if st.button(f"Sign in with {config.provider_name}", key="oidc-sign-in", type="primary"):
+        st.login(STREAMLIT_PROVIDER)
+
+
+def refused(config: OidcSettings) -> None:
+    """Signed in at the provider, but the settings give that identity no role here."""
+    st.error(
+        f"This {config.provider_name} account may not use this dashboard. An admin can add "
+        "its e-mail address (or domain) to [dashboard.oidc] and restart kuulo."
+    )
+    st.text(f"Signed in as: {st.user.get('email') or 'an account without an e-mail address'}")
+    if st.button("Sign out", key="oidc-refused-sign-out"):
+        st.logout()

@@ -15,8 +15,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
+from kuulo.catalog import load_merged
 from kuulo.clock import utcnow
 from kuulo.settings import Settings, load_settings
+from kuulo.settings_errors import Problem
 from kuulo.store import MentionFilter, Store, open_store
 from kuulo.store.inbox import STATUSES, InboxFilter
 
@@ -41,7 +43,8 @@ LANGUAGES = ["en", "fi", "sv", "de", "fr", "es", "nl", "it", "pt", "da", "no", "
 def config_arg(argv: list[str]) -> str | None:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--config")
-    return parser.parse_known_args(argv)[0].config
+    config = parser.parse_known_args(argv)[0].config
+    return None if config is None else str(config)
 
 
 @st.cache_resource
@@ -49,13 +52,35 @@ def settings_for(config: str | None) -> Settings:
     return load_settings(config)
 
 
-def settings() -> Settings:
-    """The settings ``app.py`` loaded and checked (pages run only after that check)."""
+def file_settings() -> Settings:
+    """The config file alone, as ``app.py`` loaded and checked it."""
     return settings_for(config_arg(sys.argv[1:]))
 
 
+@st.cache_resource(ttl=5, show_spinner=False)
+def merged_for(config: str | None) -> tuple[Settings, list[Problem]]:
+    """The config file plus the brands, sources and rules created in the dashboard, and the
+    dashboard items left out (with why); shared by every session for a few seconds."""
+    return load_merged(settings_for(config))
+
+
+def merged() -> tuple[Settings, list[Problem]]:
+    return merged_for(config_arg(sys.argv[1:]))
+
+
+def settings() -> Settings:
+    """What pages list brands, sources and rules from: the config file plus the dashboard's
+    items, the same merged set the pipeline uses (``kuulo/catalog.py``)."""
+    return merged()[0]
+
+
+def catalog_changed() -> None:
+    """After a catalog write: the next :func:`settings` reads the database again."""
+    merged_for.clear()
+
+
 def database() -> str:
-    return str(settings().database_path())
+    return str(file_settings().database_path())
 
 
 @st.cache_resource
@@ -137,6 +162,17 @@ def mention_filters(path: str, *, key: str, statuses: tuple[str, ...] = ("new",)
         min_rating=stars[0] if rated else None,
         max_rating=stars[1] if rated else None,
     )
+
+
+# Right-to-left/left-to-right embeddings, overrides and isolates: in untrusted text they can
+# make "invoice\u202egpj.exe" read "invoiceexe.jpg". Shown without them, text reads as stored.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def readable(text: object) -> str:
+    """Untrusted text for display: its bidirectional controls removed (escaping is the
+    component's job: ``st.text``, dataframe cells)."""
+    return "" if text is None else str(text).translate(_BIDI_CONTROLS)
 
 
 def safe_links(urls: object) -> object:

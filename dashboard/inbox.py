@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions
-from dashboard.common import COLOURS, database, mention_filters, reader, safe_links
+from dashboard.common import COLOURS, database, mention_filters, readable, reader, safe_links
 from kuulo.store.inbox import InboxFilter
 
 PAGE_SIZE = 200
@@ -40,7 +40,7 @@ def mention_text(rows: pd.DataFrame) -> pd.Series:
     texts = rows["text"].fillna("")
     repeated = [bool(t) and x.startswith(t.rstrip("…")) for t, x in zip(titles, texts, strict=True)]
     combined = (titles + " — " + texts).where(~pd.Series(repeated, index=rows.index), texts)
-    return combined.str.strip(" —").str.slice(0, 280)
+    return combined.map(readable).str.strip(" —").str.slice(0, 280)
 
 
 def inbox_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +53,7 @@ def inbox_table(rows: pd.DataFrame) -> pd.DataFrame:
             "Open to reply": safe_links(rows["url"]),
             "Status": rows["status"],
             "Source": rows["source_name"],
-            "Author": rows["author"],
+            "Author": rows["author"].map(readable),
             "Reach": rows["author_followers"],
             "Brands": rows["brands"].fillna(""),
             "Assignee": rows["assignee"],

@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import COLOURS, database, filter_options, reader, safe_links
+from dashboard.common import (
+    COLOURS,
+    database,
+    filter_options,
+    readable,
+    reader,
+    safe_links,
+    settings,
+)
 from dashboard.inbox import mention_text
 from kuulo.clock import utcnow
+from kuulo.settings import BrandSettings
+from kuulo.settings_alerts import AlertSettings
+from kuulo.spikes import Episode, episodes, hour_keys
 from kuulo.store import MentionFilter
 from kuulo.store.inbox import InboxFilter
+from kuulo.terms import top_terms
 
 PERIODS = {
     "24 hours": timedelta(days=1),
     "7 days": timedelta(days=7),
     "30 days": timedelta(days=30),
+    "Custom": None,
 }
+THEME_SAMPLE = 500  # newest negative mentions the themes are drawn from
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -32,14 +46,58 @@ def load(path: str, f: InboxFilter, previous: InboxFilter, bucket: str) -> dict[
             "sources": pd.DataFrame(store.by_source(f)),
             "authors": pd.DataFrame(store.top_authors(f, limit=10)),
             "negative": pd.DataFrame(store.inbox(_negative(f), limit=15)),
+            "negative_texts": [
+                f"{r['title'] or ''} {r['text'] or ''}"
+                for r in store.inbox(_negative(f), limit=THEME_SAMPLE)
+            ],
         }
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_spikes(
+    path: str, brands: tuple[str, ...], since: datetime, until: datetime, alerts: AlertSettings
+) -> list[dict[str, object]]:
+    """Past spike episodes per brand, judged as the live spike check judges the last hour."""
+    rows: list[dict[str, object]] = []
+    with reader(path) as store:
+        for brand in brands:
+            counts = store.hourly_brand_counts(brand, since - alerts.spike_baseline, until)
+            found = episodes(
+                counts,
+                since,
+                until,
+                alerts.spike_baseline,
+                alerts.spike_threshold,
+                alerts.spike_min_count,
+            )
+            rows += [_spike_row(brand, e) for e in found]
+    return sorted(rows, key=lambda r: str(r["Started (UTC)"]), reverse=True)
+
+
+def _spike_row(brand: str, e: Episode) -> dict[str, object]:
+    volume = e.metric == "volume"
+    return {
+        "Started (UTC)": pd.Timestamp(f"{e.start}:00:00", tz="UTC"),
+        "Brand": brand,
+        "What": "Mention volume" if volume else "Negative share",
+        "Hours": len(hour_keys(_hour(e.start), _hour(e.end) + timedelta(hours=1))),
+        "Peak hour": f"{e.peak.count:,} mentions" if volume else f"{e.peak.value:.0%} negative",
+        "Usually": f"{e.peak.median:g} mentions" if volume else f"{e.peak.median:.0%} negative",
+    }
+
+
+def _hour(key: str) -> datetime:
+    return datetime.fromisoformat(f"{key}:00:00+00:00")
 
 
 def _negative(f: InboxFilter) -> InboxFilter:
     return replace(f, mentions=replace(f.mentions, sentiments=("negative",)))
 
 
-def filters(path: str) -> tuple[InboxFilter, InboxFilter, str, str]:
+Window = tuple[datetime, datetime]
+
+
+def filters(path: str) -> tuple[InboxFilter, InboxFilter, str, str, Window]:
     brands, _ = filter_options(path)
     left, right = st.columns([2, 3])
     brand = left.selectbox("Brand", ["All brands", *brands], key="overview-brand")
@@ -47,12 +105,37 @@ def filters(path: str) -> tuple[InboxFilter, InboxFilter, str, str]:
         right.segmented_control("Period", list(PERIODS), default="7 days", key="overview-period")
         or "7 days"
     )
-    span = PERIODS[period]
-    end = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start, end = _window(period)
+    span = end - start
     chosen = (brand,) if brand != "All brands" else ()
-    now = MentionFilter(brands=chosen, since=end - span, until=end)
-    before = MentionFilter(brands=chosen, since=end - 2 * span, until=end - span)
-    return InboxFilter(now), InboxFilter(before), period, "hour" if span.days <= 1 else "day"
+    now = MentionFilter(brands=chosen, since=start, until=end)
+    before = MentionFilter(brands=chosen, since=start - span, until=start)
+    label = period if period != "Custom" else f"{span.days} days"
+    bucket = "hour" if span.days <= 2 else "day"
+    return InboxFilter(now), InboxFilter(before), label, bucket, (start, end)
+
+
+def _window(period: str) -> Window:
+    """The period's [start, end): a rolling window up to the next whole hour, or whole UTC days
+    picked in a date range ("Custom")."""
+    end = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    span = PERIODS.get(period)
+    if span is not None:
+        return end - span, end
+    today = end.date()
+    picked = st.date_input(
+        "Days (UTC)",
+        (today - timedelta(days=13), today),
+        max_value=today,
+        key="overview-days",
+        help="From the first day's start to the last day's end, in UTC.",
+    )
+    days = picked if isinstance(picked, tuple) and picked else (today,)
+    first, last = days[0], days[-1]
+    return (
+        datetime.combine(first, time(), UTC),
+        datetime.combine(last + timedelta(days=1), time(), UTC),
+    )
 
 
 def headline(now: dict[str, int], before: dict[str, int], period: str) -> None:
@@ -120,6 +203,47 @@ def source_chart(data: pd.DataFrame) -> alt.Chart:
     )
 
 
+def themes(texts: list[str], brands: list[BrandSettings]) -> None:
+    st.subheader("What negative mentions are about")
+    terms = top_terms(texts, exclude=[b.query for b in brands] + [b.name for b in brands])
+    if not terms:
+        st.caption("Too few negative mentions in this period to find common words.")
+        return
+    table = pd.DataFrame(
+        {"Word or phrase": [t.term for t in terms], "Mentions": [t.mentions for t in terms]}
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Mentions": st.column_config.ProgressColumn(
+                format="%d", min_value=0, max_value=int(table["Mentions"].max())
+            )
+        },
+    )
+    sample = f"the newest {THEME_SAMPLE:,}" if len(texts) >= THEME_SAMPLE else "all"
+    st.caption(f"Counted once per mention, over {sample} negative mentions of the period.")
+
+
+def spikes(rows: list[dict[str, object]]) -> None:
+    st.subheader("Spikes")
+    if not rows:
+        st.caption(
+            "No spikes in this period. A spike is an hour far above a brand's usual volume or"
+            " negative share, judged against the week before it (as spike alerts are)."
+        )
+        return
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        },
+    )
+
+
 def details(data: dict[str, pd.DataFrame]) -> None:
     left, right = st.columns(2)
     with left:
@@ -149,7 +273,7 @@ def details(data: dict[str, pd.DataFrame]) -> None:
             "When (UTC)": pd.to_datetime(negative["ts"]),
             "Mention": mention_text(negative),
             "Source": negative["source_name"],
-            "Author": negative["author"],
+            "Author": negative["author"].map(readable),
             "Status": negative["status"],
             "Open to reply": safe_links(negative["url"]),
         }
@@ -168,7 +292,7 @@ def details(data: dict[str, pd.DataFrame]) -> None:
 def page() -> None:
     st.title("Overview")
     path = database()
-    now, before, period, bucket = filters(path)
+    now, before, period, bucket, window = filters(path)
     data = load(path, now, before, bucket)
     headline(data["now"], data["before"], period)  # type: ignore[arg-type]
     if not data["now"]:
@@ -176,4 +300,12 @@ def page() -> None:
         return
     st.subheader("Mentions over time by sentiment")
     st.altair_chart(over_time_chart(data["over_time"], bucket), width="stretch")  # type: ignore[arg-type]
+    merged = settings()
+    chosen = now.mentions.brands or tuple(b.name for b in merged.brands)
+    since, until = window
+    left, right = st.columns(2)
+    with left:
+        themes(data["negative_texts"], [b for b in merged.brands if b.name in chosen])  # type: ignore[arg-type]
+    with right:
+        spikes(load_spikes(path, chosen, since, until, merged.alerts))
     details(data)  # type: ignore[arg-type]

@@ -17,11 +17,13 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from kuulo.catalog import merged_settings
 from kuulo.clock import from_iso, utcnow
 from kuulo.errors import KuuloError
 from kuulo.pipeline import Runtime, make_scorer
 from kuulo.scheduler import Ticker, build_scheduler
 from kuulo.settings import Settings
+from kuulo.settings_dashboard import streamlit_secrets_file
 from kuulo.store import open_store
 
 log = logging.getLogger("kuulo")
@@ -129,8 +131,14 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def dashboard_command(settings: Settings, port: int | None = None) -> list[str]:
-    """The ``streamlit run`` command line for the dashboard of these settings."""
+def dashboard_command(
+    settings: Settings, port: int | None = None, secrets: Path | None = None
+) -> list[str]:
+    """The ``streamlit run`` command line for the dashboard of these settings.
+
+    ``secrets``: the private ``secrets.toml`` holding ``[dashboard.oidc]`` for ``st.login``
+    (:func:`kuulo.settings_dashboard.streamlit_secrets_file`); only its path is on the line.
+    """
     spec = importlib.util.find_spec("dashboard")
     if spec is None or spec.origin is None:
         raise KuuloError("the dashboard package is not installed (run `make install`)")
@@ -141,6 +149,14 @@ def dashboard_command(settings: Settings, port: int | None = None) -> list[str]:
     args += ["--server.address", core.dashboard_host, "--server.headless", "true"]
     args += ["--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
     args += ["--client.toolbarMode", "minimal"]
+    if secrets is not None:
+        missing = [m for m in ("authlib", "httpx") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise KuuloError(
+                f"[dashboard.oidc] needs {' and '.join(missing)} for Streamlit's st.login: "
+                "pip install 'kuulo[oidc]'"
+            )
+        args += ["--secrets.files", str(secrets)]
     return [*args, "--", "--config", str(settings.config_path)]
 
 
@@ -150,7 +166,8 @@ def dashboard_url(settings: Settings, port: int | None = None) -> str:
 
 def serve_dashboard(settings: Settings, port: int | None = None) -> None:
     log.info("dashboard on %s", dashboard_url(settings, port))
-    subprocess.run(dashboard_command(settings, port), check=False)  # noqa: S603
+    with streamlit_secrets_file(settings.dashboard.oidc) as secrets:
+        subprocess.run(dashboard_command(settings, port, secrets), check=False)  # noqa: S603
 
 
 @contextmanager
@@ -158,24 +175,26 @@ def _dashboard_process(settings: Settings, *, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    proc = subprocess.Popen(dashboard_command(settings))  # noqa: S603
-    log.info("dashboard on %s", dashboard_url(settings))
-    try:
-        yield
-    finally:
-        proc.terminate()
+    with streamlit_secrets_file(settings.dashboard.oidc) as secrets:
+        proc = subprocess.Popen(dashboard_command(settings, secrets=secrets))  # noqa: S603
+        log.info("dashboard on %s", dashboard_url(settings))
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def status_lines(settings: Settings, now: datetime | None = None) -> list[str]:
     """Human-readable health per source, for ``kuulo status``."""
     now = now or utcnow()
-    configured = {s.name: s for s in settings.resolved_sources()}
     with open_store(settings.database_path()) as store:
+        merged, _ = merged_settings(settings, store)  # `kuulo config check` reports problems
         rows = {r["name"]: r for r in store.source_status()}
+    configured = {s.name: s for s in merged.resolved_sources()}
     lines = []
     for name, source in configured.items():
         row = rows.get(name)

@@ -7,13 +7,17 @@ webhook on pytest-httpserver answers the test sends, and a closed port refuses t
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block, Widget
 
 from kuulo.alert_model import AlertIntent
 from kuulo.clock import utcnow
@@ -79,7 +83,7 @@ def page(config, monkeypatch) -> AppTest:
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("pages/alerts.py").run()
+    at.switch_page("views/alerts.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -218,7 +222,7 @@ def signed_in(config, monkeypatch, role: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state["auth-user"] = "vera"
     at.run()
-    at.switch_page("pages/alerts.py").run()
+    at.switch_page("views/alerts.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -239,6 +243,116 @@ def test_a_viewer_sees_the_page_but_cannot_act(config, monkeypatch, httpserver):
 
 def signed_in_again(at: AppTest) -> AppTest:
     """After a refusal the run stopped early: render the page again."""
-    at.switch_page("pages/alerts.py").run()
+    at.switch_page("views/alerts.py").run()
     assert not at.exception, at.exception
     return at
+
+
+def catalog_rules(config: Path) -> dict[str, tuple[dict[str, Any], bool]]:
+    with open_store(config.parent / "kuulo.db", read_only=True) as store:
+        return {i.name: (i.body, i.paused) for i in store.catalog_items("rule")}
+
+
+def rules_frame(at: AppTest) -> pd.DataFrame:
+    frame = next(f.value for f in at.dataframe if {"Rule", "Origin"} <= set(f.value.columns))
+    return frame.set_index("Rule")
+
+
+def errors_under(at: AppTest, key: str) -> list[str]:
+    """The errors shown right below a widget (up to the next widget), Markdown escapes removed."""
+    nodes = [n for n in at.main if not isinstance(n, Block)]
+    start = next(i for i, n in enumerate(nodes) if isinstance(n, Widget) and n.key == key)
+    found = []
+    for node in nodes[start + 1 :]:
+        if isinstance(node, Widget):
+            break
+        if node.type == "error":
+            found.append(re.sub(r"\\(.)", r"\1", node.value))
+    return found
+
+
+def test_pausing_and_resuming_a_config_rule(config, monkeypatch):
+    at = page(config, monkeypatch)
+    assert rules_frame(at).loc["negative", "Origin"] == "from config"
+    at.selectbox(key="rule-pause-pick").set_value("negative").run()
+    at.button(key="rule-pause").click().run()
+    assert not at.exception, at.exception
+    assert catalog_rules(config) == {"negative": ({}, True)}  # an override row, no body
+    assert rules_frame(at).loc["negative", "State"] == "paused"
+    assert "Paused rule negative." in at.success[0].value
+    at.selectbox(key="rule-pause-pick").set_value("negative").run()
+    at.button(key="rule-resume").click().run()
+    assert catalog_rules(config) == {}
+    assert rules_frame(at).loc["negative", "State"] == "enabled"
+
+
+def test_adding_editing_and_deleting_a_dashboard_rule(config, monkeypatch):
+    at = page(config, monkeypatch)
+    at.text_input(key="rule-f-name").input("refunds").run()
+    at.multiselect(key="rule-f-channels").set_value(["hook"]).run()
+    at.text_input(key="rule-f-match").input("refund OR broken").run()
+    at.text_input(key="rule-f-quiet_hours").input("22:00-07:00").run()
+    at.button(key="rule-save").click().run()
+    assert not at.exception, at.exception
+    body = {
+        "name": "refunds", "kind": "mention", "channels": ["hook"], "sentiment": "negative",
+        "mode": "instant", "match": "refund OR broken", "quiet_hours": "22:00-07:00",
+    }  # fmt: skip
+    assert catalog_rules(config) == {"refunds": (body, False)}
+    rules = rules_frame(at)
+    assert rules.loc["refunds", "Origin"] == "dashboard"
+    assert rules.loc["refunds", "State"] == "enabled"
+    at.selectbox(key="rule-pick").set_value("refunds").run()
+    assert at.text_input(key="rule-f-match").value == "refund OR broken"
+    at.selectbox(key="rule-f-mode").set_value("digest").run()
+    at.text_input(key="rule-f-digest_at").input("09:30").run()
+    at.button(key="rule-save").click().run()
+    stored, _ = catalog_rules(config)["refunds"]
+    assert (stored["mode"], stored["digest"], stored["digest_at"]) == ("digest", "daily", "09:30")
+    at.selectbox(key="rule-pick").set_value("refunds").run()
+    at.button(key="rule-delete").click().run()
+    at.button(key="rule-delete-yes").click().run()
+    assert catalog_rules(config) == {}
+    assert "refunds" not in rules_frame(at).index
+
+
+def test_rule_errors_are_shown_under_their_fields(config, monkeypatch):
+    at = page(config, monkeypatch)
+    at.text_input(key="rule-f-name").input("negative").run()  # taken by a config rule
+    at.text_input(key="rule-f-quiet_hours").input("25:00-07:00").run()
+    at.text_input(key="rule-f-match").input("refund AND (").run()
+    at.button(key="rule-save").click().run()
+    assert not at.exception, at.exception
+    assert "already exists in the configuration file" in errors_under(at, "rule-f-name")[0]
+    assert errors_under(at, "rule-f-channels")  # none chosen: a rule needs a channel
+    assert "24-hour time" in errors_under(at, "rule-f-quiet_hours")[0]
+    assert "cannot parse" in errors_under(at, "rule-f-match")[0]
+    assert errors_under(at, "rule-f-min_reach") == []
+    assert catalog_rules(config) == {}
+    assert at.text_input(key="rule-f-quiet_hours").value == "25:00-07:00"  # nothing lost
+
+
+def test_a_viewer_cannot_pause_or_add_rules(config, monkeypatch):
+    at = signed_in(config, monkeypatch, "viewer")
+    assert "adding, editing and deleting rules needs the admin role" in rendered(at)
+    at.selectbox(key="rule-pause-pick").set_value("negative").run()
+    at.button(key="rule-pause").click().run()  # refused on the server
+    assert any("needs the admin role" in e.value for e in at.error)
+    at = signed_in_again(at)
+    at.text_input(key="rule-f-name").input("sneaky").run()
+    at.multiselect(key="rule-f-channels").set_value(["hook"]).run()
+    at.button(key="rule-save").click().run()
+    assert any("needs the admin role" in e.value for e in at.error)
+    assert catalog_rules(config) == {}
+
+
+def test_a_stored_rule_that_no_longer_validates_is_reported_not_listed(config, monkeypatch):
+    body = {"name": "orphan", "channels": ["gone"]}  # its channel left the config file
+    with open_store(config.parent / "kuulo.db") as store:
+        store.save_catalog_item("rule", "orphan", body, "test", utcnow())
+    at = page(config, monkeypatch)
+    assert not at.exception, at.exception
+    (warning,) = [w.value for w in at.warning if "Left out" in w.value]
+    assert "orphan" in warning
+    assert "gone" in warning
+    assert "orphan" not in rules_frame(at).index

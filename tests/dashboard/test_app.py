@@ -1,5 +1,6 @@
 """The dashboard through Streamlit's AppTest: a real script run against a real SQLite file."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -65,3 +66,15 @@ def test_broken_config_is_shown_not_crashed(tmp_path, monkeypatch):
     at = app_for(config, monkeypatch).run()
     assert not at.exception
     assert "databse" in at.error[0].value
+
+
+def test_the_sign_in_gate_knows_every_page_url() -> None:
+    """A deep link to a page missing from ``URL_PATHS`` would meet Streamlit's "page not
+    found" dialog behind the sign-in form (app.py is read, not imported: importing runs it)."""
+    source = Path(APP).read_text(encoding="utf-8")
+    declared = re.search(r"URL_PATHS = \(([^)]*)\)", source)
+    assert declared is not None
+    url_paths = sorted(re.findall(r'"([^"]+)"', declared.group(1)))
+    assert sorted(re.findall(r'url_path="([^"]+)"', source)) == url_paths
+    views = Path(APP).parent / "views"
+    assert sorted(p.stem for p in views.glob("*.py")) == url_paths

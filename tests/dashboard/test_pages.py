@@ -49,7 +49,7 @@ def app(config, monkeypatch, page: str | None = None) -> AppTest:
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=30).run()
     if page:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -158,15 +158,38 @@ def test_overview_page(config, monkeypatch):
     assert "vs previous" in (metrics["Mentions"].delta or "vs previous")
     assert [s.value for s in at.subheader] == [
         "Mentions over time by sentiment",
+        "What negative mentions are about",
+        "Spikes",
         "By source",
         "Top authors by reach",
         "Recent negative mentions",
     ]
+    themes = at.dataframe[0].value
+    assert list(themes.columns) == ["Word or phrase", "Mentions"]
+    assert (themes["Mentions"] >= 2).all()
+    assert not {"nordlight", "brewhaus", "the", "and"} & set(themes["Word or phrase"])
+    spikes = at.dataframe[1].value  # the demo's feeds hold one burst of mentions
+    assert set(spikes["What"]) <= {"Mention volume", "Negative share"}
+    assert len(spikes) >= 1
     at.selectbox(key="overview-brand").set_value("Brewhaus").run()
     assert not at.exception
     assert int(at.metric[0].value.replace(",", "")) < int(
         metrics["Mentions"].value.replace(",", "")
     )
+
+
+def test_overview_custom_days(config, monkeypatch):
+    at = app(config, monkeypatch, "overview")
+    at.segmented_control(key="overview-period").set_value("Custom").run()
+    assert not at.exception
+    days = at.date_input(key="overview-days")
+    start, end = days.value
+    assert (end - start).days == 13
+    assert "vs previous 14 days" in (at.metric[0].delta or "")
+    today = end
+    days.set_value((today, today)).run()
+    assert not at.exception
+    assert "vs previous 1 days" in (at.metric[0].delta or "") or at.metric[0].delta is None
 
 
 def test_competitors_page(config, monkeypatch):
