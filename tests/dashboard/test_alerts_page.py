@@ -8,14 +8,12 @@ webhook on pytest-httpserver answers the test sends, and a closed port refuses t
 from __future__ import annotations
 
 import re
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Widget
 
@@ -24,8 +22,8 @@ from kuulo.clock import utcnow
 from kuulo.store import open_store
 from kuulo.store.outbox import AttemptResult
 from tests.alerts.helpers import SmtpSink, channel_toml, rule_toml, write_config
+from tests.dashboard.apptest import open_page, with_sign_in
 
-APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
 TOKEN = "CANARY-dash-token-91c2"
 PASSWORD = "CANARY-dash-pass-44e0"
 
@@ -79,13 +77,7 @@ def seed(path: Path) -> None:
 
 
 def page(config, monkeypatch) -> AppTest:
-    monkeypatch.setattr(sys, "argv", ["app.py", "--config", str(config)])
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("views/alerts.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(config, monkeypatch, "alerts")
 
 
 def rendered(at: AppTest) -> str:
@@ -211,20 +203,9 @@ def test_no_alerts_configured_says_how_to_add_them(tmp_path, monkeypatch):
 
 
 def signed_in(config, monkeypatch, role: str) -> AppTest:
-    """The page as user vera, with sign-in on (the dashboard listens on every address)."""
-    text = config.read_text().replace("[kuulo]\n", '[kuulo]\ndashboard_host = "0.0.0.0"\n')
-    config.write_text(text)
-    with open_store(config.parent / "kuulo.db") as store:
-        store.create_user("vera", "a long enough password 1", role, utcnow())
-    monkeypatch.setattr(sys, "argv", ["app.py", "--config", str(config)])
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["auth-user"] = "vera"
-    at.run()
-    at.switch_page("views/alerts.py").run()
-    assert not at.exception, at.exception
-    return at
+    """The page as user vera, with sign-in on."""
+    with_sign_in(config, "vera", role)
+    return open_page(config, monkeypatch, "alerts", user="vera")
 
 
 def test_a_viewer_sees_the_page_but_cannot_act(config, monkeypatch, httpserver):

@@ -12,8 +12,6 @@ import io
 import json
 import re
 import shutil
-import sqlite3
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +19,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-import streamlit as st
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
@@ -35,10 +32,10 @@ from kuulo.settings import load_settings
 from kuulo.store import open_store
 from kuulo.store.inbox import InboxFilter
 from kuulo.store.queries import EXPORT_COLUMNS
+from tests.dashboard.apptest import open_page, private_copy
 from tests.dashboard.serve import serve_dashboard
 from tests.support import collected_demo
 
-APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
 FORMULA = '=HYPERLINK("https://evil.example","click") Nordlight'
 
 
@@ -58,13 +55,7 @@ def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def config(demo_config: Path, tmp_path: Path) -> Path:
     """A private copy of the demo database (a test's clicks cannot reach another test)."""
-    source = load_settings(demo_config, {}).database_path()
-    target = tmp_path / "kuulo.db"
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    path = tmp_path / "kuulo.toml"
-    path.write_text(demo_config.read_text().replace(str(source), str(target)))
-    return path
+    return private_copy(demo_config, tmp_path)
 
 
 Recorded = list[tuple[str, InboxFilter, str]]
@@ -85,13 +76,7 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> Recorded:
 
 
 def export_page(config: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setattr(sys, "argv", ["app.py", "--config", str(config)])
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("views/export.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(config, monkeypatch, "export", timeout=60)
 
 
 def cli_export(config: Path, tmp_path: Path, fmt: str, *args: str) -> bytes:

@@ -6,14 +6,11 @@ Tests that act get their own copy of the module's database, so they cannot see e
 import csv
 import io
 import json
-import sqlite3
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.export import export_bytes
@@ -21,9 +18,8 @@ from kuulo.settings import load_settings
 from kuulo.store import open_store
 from kuulo.store.inbox import InboxFilter
 from kuulo.store.queries import EXPORT_COLUMNS
+from tests.dashboard.apptest import APP, open_page, private_copy
 from tests.support import collected_demo
-
-APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -34,24 +30,11 @@ def demo_config(tmp_path_factory):
 @pytest.fixture
 def config(demo_config, tmp_path):
     """A private copy of the demo database, with a config pointing at it."""
-    source = load_settings(demo_config, {}).database_path()
-    target = tmp_path / "kuulo.db"
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    path = tmp_path / "kuulo.toml"
-    path.write_text(demo_config.read_text().replace(str(source), str(target)))
-    return path
+    return private_copy(demo_config, tmp_path)
 
 
 def app(config, monkeypatch, page: str | None = None) -> AppTest:
-    monkeypatch.setattr(sys, "argv", ["app.py", "--config", str(config)])
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    if page:
-        at.switch_page(f"views/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(config, monkeypatch, page)
 
 
 def select_rows(at: AppTest, rows: list[int]) -> AppTest:

@@ -7,15 +7,11 @@ Tests that write get their own copy of the module's database, so they cannot see
 from __future__ import annotations
 
 import re
-import sqlite3
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Widget
 
@@ -25,9 +21,9 @@ from kuulo.matching import BrandQuery
 from kuulo.settings import load_settings
 from kuulo.store import MentionFilter, open_store
 from kuulo.store.catalog import CatalogKind
+from tests.dashboard.apptest import open_page, private_copy, with_sign_in
 from tests.support import collected_demo
 
-APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
 LOOPBACK_FEED = "http://127.0.0.1:8080/feed.xml"
 
 
@@ -39,23 +35,11 @@ def demo_config(tmp_path_factory):
 @pytest.fixture
 def config(demo_config, tmp_path):
     """A private copy of the demo database, with a config pointing at it."""
-    source = load_settings(demo_config, {}).database_path()
-    target = tmp_path / "kuulo.db"
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    path = tmp_path / "kuulo.toml"
-    path.write_text(demo_config.read_text().replace(str(source), str(target)))
-    return path
+    return private_copy(demo_config, tmp_path)
 
 
 def page(config: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setattr(sys, "argv", ["app.py", "--config", str(config)])
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("views/sources.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(config, monkeypatch, "sources")
 
 
 def items(config: Path, kind: CatalogKind) -> dict[str, dict[str, Any]]:
@@ -305,20 +289,9 @@ def test_a_source_kind_gets_the_fields_of_its_config_model(config, monkeypatch):
 
 
 def signed_in(config: Path, monkeypatch: pytest.MonkeyPatch, role: str) -> AppTest:
-    """The page as user vera, with sign-in on (the dashboard listens on every address)."""
-    text = config.read_text().replace("[kuulo]\n", '[kuulo]\ndashboard_host = "0.0.0.0"\n')
-    config.write_text(text)
-    with open_store(config.parent / "kuulo.db") as store:
-        store.create_user("vera", "a long enough password 1", role, datetime.now(UTC))
-    monkeypatch.setattr(sys, "argv", ["app.py", "--config", str(config)])
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["auth-user"] = "vera"
-    at.run()
-    at.switch_page("views/sources.py").run()
-    assert not at.exception, at.exception
-    return at
+    """The page as user vera, with sign-in on."""
+    with_sign_in(config, "vera", role)
+    return open_page(config, monkeypatch, "sources", user="vera")
 
 
 @pytest.mark.parametrize("role", ["viewer", "agent"])
