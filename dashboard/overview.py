@@ -34,6 +34,7 @@ PERIODS = {
     "Custom": None,
 }
 THEME_SAMPLE = 500  # newest negative mentions the themes are drawn from
+ROW_HEIGHT = 35  # pixels per row of st.dataframe
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -80,7 +81,7 @@ def _spike_row(brand: str, e: Episode) -> dict[str, object]:
         "Started (UTC)": pd.Timestamp(f"{e.start}:00:00", tz="UTC"),
         "Brand": brand,
         "What": "Mention volume" if volume else "Negative share",
-        "Hours": len(hour_keys(_hour(e.start), _hour(e.end) + timedelta(hours=1))),
+        "For": f"{len(hour_keys(_hour(e.start), _hour(e.end) + timedelta(hours=1)))} h",
         "Peak hour": f"{e.peak.count:,} mentions" if volume else f"{e.peak.value:.0%} negative",
         "Usually": f"{e.peak.median:g} mentions" if volume else f"{e.peak.median:.0%} negative",
     }
@@ -216,6 +217,7 @@ def themes(texts: list[str], brands: list[BrandSettings]) -> None:
         table,
         hide_index=True,
         width="stretch",
+        height=ROW_HEIGHT * (len(table) + 1) + 3,  # every row, no scrolling
         column_config={
             "Mentions": st.column_config.ProgressColumn(
                 format="%d", min_value=0, max_value=int(table["Mentions"].max())
@@ -303,7 +305,7 @@ def page() -> None:
     merged = settings()
     chosen = now.mentions.brands or tuple(b.name for b in merged.brands)
     since, until = window
-    left, right = st.columns(2)
+    left, right = st.columns([2, 3])
     with left:
         themes(data["negative_texts"], [b for b in merged.brands if b.name in chosen])  # type: ignore[arg-type]
     with right:
