@@ -72,6 +72,18 @@ def health(status: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     )
 
 
+def failing_sources(table: pd.DataFrame) -> None:
+    """Each failing source's latest error in full, above the table (whose cells cut it)."""
+    failing = table[table["Status"] == "error"]
+    if failing.empty:
+        return
+    with st.container(border=True):
+        noun = "source" if len(failing) == 1 else "sources"
+        st.markdown(f":red[**{len(failing)} {noun} failing**], the latest error of each:")
+        for name, error in zip(failing["Source"], failing["Last error"], strict=True):
+            st.text(f"{name}: {error}")
+
+
 def _every(source: SourceSettings | None) -> str:
     return "" if source is None else source_form.show(source.every)
 
@@ -98,8 +110,10 @@ def sources_section(settings: Settings, items: list[CatalogItem]) -> None:
         )
     else:
         when = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+        table = health(status, settings)
+        failing_sources(table)
         st.dataframe(
-            health(status, settings),
+            table,
             hide_index=True,
             width="stretch",
             column_config={

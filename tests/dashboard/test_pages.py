@@ -207,6 +207,10 @@ def test_sources_page(config, monkeypatch):
     )
     assert "broken-bomb" in set(health.loc[health["Status"] == "error", "Source"])
     assert list(brands["Brand"]) == ["Nordlight", "Brewhaus", "Kahvila Aurora"]
+    errors = [t.value for t in at.text if t.value.startswith("broken-")]  # in full, not cut
+    assert len(errors) == 3
+    assert any("declares a DOCTYPE/ENTITY" in e for e in errors)
+    assert any("3 sources failing" in m.value for m in at.markdown)
 
 
 @pytest.mark.parametrize("page", [None, "overview", "competitors", "export", "sources"])
