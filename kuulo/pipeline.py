@@ -18,7 +18,7 @@ from kuulo import registry
 from kuulo.alert_model import AlertIntent
 from kuulo.catalog import item_origin
 from kuulo.clock import utcnow
-from kuulo.errors import CollectorError, RateLimited
+from kuulo.errors import CollectorError, RateLimited, StoreError
 from kuulo.http import make_session
 from kuulo.matching import Brand
 from kuulo.model import Batch, Score, ScoreInput
@@ -94,6 +94,9 @@ def collect_source(store: Store, rt: Runtime, source: Source) -> RunOutcome:
     except CollectorError as exc:
         outcome.status, outcome.error, retry_after = "error", exc.message, exc.retry_after
         log.warning("source %s failed: %s", source.name, exc.message)
+    except StoreError as exc:  # e.g. a full disk: the batch and its cursor were not stored
+        outcome.status, outcome.error = "error", str(exc)
+        log.error("source %s: %s", source.name, exc)
     except Exception as exc:  # a bug in a plug-in must not stop the other sources
         outcome.status, outcome.error = "error", f"{type(exc).__name__}: {exc}"
         log.exception("source %s crashed", source.name)

@@ -136,18 +136,29 @@ class SqliteStore(
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
-        except BaseException:
+        except BaseException as exc:
             # Some errors (disk full, I/O, interrupt) already rolled the transaction back;
             # a second ROLLBACK would then hide the real error behind "no transaction".
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._raise_if_full(exc)
             raise
         try:
             conn.execute("COMMIT")
-        except BaseException:  # a failed COMMIT leaves the write lock held: release it
+        except BaseException as exc:  # a failed COMMIT leaves the write lock held: release it
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._raise_if_full(exc)
             raise
+
+    def _raise_if_full(self, exc: BaseException) -> None:
+        """A full disk (or a file at its size limit) as a StoreError that says what happened
+        and that nothing of the transaction was kept (reliability.md F15)."""
+        if isinstance(exc, sqlite3.Error) and exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+            raise StoreError(
+                f"cannot write to the database {self.path.name}: the disk (or the database) is"
+                " full; nothing of this change was stored. Free some space: kuulo retries."
+            ) from exc
 
     # -- sources and runs -----------------------------------------------------------------
 
