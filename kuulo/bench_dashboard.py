@@ -281,8 +281,8 @@ def page_queries(now: datetime = NOW, brand: str = BRANDS[1]) -> dict[str, Query
     def branded(f: InboxFilter) -> InboxFilter:
         return replace(f, mentions=replace(f.mentions, brands=(brand,)))
 
-    def searched(f: InboxFilter) -> InboxFilter:
-        return replace(f, mentions=replace(f.mentions, search=SEARCH))
+    def searched(f: InboxFilter, text: str = SEARCH) -> InboxFilter:
+        return replace(f, mentions=replace(f.mentions, search=text))
 
     def negatives(f: InboxFilter) -> InboxFilter:
         return replace(f, mentions=replace(f.mentions, sentiments=negative))
@@ -295,6 +295,8 @@ def page_queries(now: datetime = NOW, brand: str = BRANDS[1]) -> dict[str, Query
         "inbox_daily": lambda s: s.sentiment_over_time(inbox, "day"),
         "inbox_search": lambda s: s.inbox(searched(inbox), limit=200),
         "inbox_search_count": lambda s: s.count_inbox(searched(inbox)),
+        "inbox_search_common": lambda s: s.inbox(searched(inbox, BRANDS[0]), limit=200),
+        "inbox_search_common_count": lambda s: s.count_inbox(searched(inbox, BRANDS[0])),
         "inbox_assignees": lambda s: s.assignees(),
         "overview_counts_7d": lambda s: s.sentiment_counts(week),
         "overview_counts_prev_7d": lambda s: s.sentiment_counts(before),

@@ -27,6 +27,7 @@ from kuulo.store.queries import (
     _EXPORT_SELECT,
     brand_driven,
     brand_links,
+    search_is_common,
     summary_filter,
     where_clause,
     without_brands,
@@ -111,9 +112,11 @@ def url_host(url: str | None) -> str | None:
     return host if parts.scheme in ("http", "https") and host else None
 
 
-def inbox_where(f: InboxFilter, *, newest_first: bool = False) -> tuple[str, list[Any]]:
+def inbox_where(
+    f: InboxFilter, *, newest_first: bool = False, common_search: bool = False
+) -> tuple[str, list[Any]]:
     """SQL conditions on ``mentions m`` (joined to ``mention_triage t``) for an inbox filter."""
-    where, params = where_clause(f.mentions, newest_first=newest_first)
+    where, params = where_clause(f.mentions, newest_first=newest_first, common_search=common_search)
     conditions = [where.removeprefix(" WHERE ")] if where else []
     if f.statuses:
         conditions.append(f"coalesce(t.status, 'new') IN ({', '.join('?' * len(f.statuses))})")
@@ -304,7 +307,8 @@ class InboxQueries:
             select = _INBOX_SELECT.replace(_FROM_TRIAGE, _FROM_BRAND)
             sql = f"{select}{where} ORDER BY x.ts DESC LIMIT ? OFFSET ?"
         else:
-            where, params = inbox_where(f, newest_first=True)
+            common = search_is_common(self.db, f.mentions)
+            where, params = inbox_where(f, newest_first=True, common_search=common)
             sql = f"{_INBOX_SELECT}{where} ORDER BY m.ts DESC LIMIT ? OFFSET ?"
         return self._inbox_rows(sql, [*params, limit, offset])
 

@@ -55,13 +55,36 @@ def fts_query(text: str) -> str | None:
     return " ".join(f'"{w}"' for w in words) or None
 
 
-def where_clause(f: MentionFilter, *, newest_first: bool = False) -> tuple[str, list[Any]]:
+SEARCH_WALK_MIN = 2_000
+"""A search matching at least this many mentions is paged by walking the ts index newest first
+until the page is full, not by fetching every match and sorting: at 1M mentions a word in 45%
+of them took 1.7 s the second way and 0.16 s the first. Rarer words stay on the match list
+(walking the index for a word that never matches reads the whole window)."""
+
+
+def search_is_common(db: Database, f: MentionFilter) -> bool:
+    """Whether ``f`` searches text that at least ``SEARCH_WALK_MIN`` mentions match (a count
+    that stops there, so it stays cheap for any word)."""
+    query = fts_query(f.search) if f.search else None
+    if not query:
+        return False
+    row = db.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM mentions_fts WHERE mentions_fts MATCH ? LIMIT ?)",
+        [query, SEARCH_WALK_MIN],
+    ).fetchone()
+    return int(row[0]) >= SEARCH_WALK_MIN
+
+
+def where_clause(
+    f: MentionFilter, *, newest_first: bool = False, common_search: bool = False
+) -> tuple[str, list[Any]]:
     """SQL conditions on ``mentions m`` for a filter, with bound parameters.
 
     ``newest_first`` (the ``ORDER BY m.ts DESC LIMIT`` pages): the brand list becomes a plain
     membership test (``+m.id``), so SQLite walks the ts index newest first and stops at the
     limit instead of fetching every mention of the brand and sorting them (1M rows: ~2.8 s ->
-    ~0.2 s for a 200-row inbox page of one brand).
+    ~0.2 s for a 200-row inbox page of one brand). ``common_search`` (:func:`search_is_common`)
+    does the same for the text search's match list.
     """
     conditions: list[str] = []
     params: list[Any] = []
@@ -85,7 +108,10 @@ def where_clause(f: MentionFilter, *, newest_first: bool = False) -> tuple[str, 
             conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
             params += list(values)
     if f.search and (query := fts_query(f.search)):
-        conditions.append("m.rowid IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?)")
+        walk = "+" if newest_first and common_search else ""
+        conditions.append(
+            f"{walk}m.rowid IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?)"
+        )
         params.append(query)
     return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
 
@@ -172,7 +198,9 @@ class ReadQueries:
 
     def mentions(self, f: MentionFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Newest first, with the export columns plus ``ts``."""
-        where, params = where_clause(f, newest_first=True)
+        where, params = where_clause(
+            f, newest_first=True, common_search=search_is_common(self.db, f)
+        )
         sql = _EXPORT_SELECT.replace("\nFROM mentions m", ", m.ts\nFROM mentions m", 1)
         return self._rows(
             f"{sql}{where} ORDER BY m.ts DESC LIMIT ? OFFSET ?", [*params, limit, offset]

@@ -17,13 +17,16 @@ import pytest
 
 from kuulo.model import Mention, Score, SentimentLabel
 from kuulo.normalise import Prepared, content_hash
-from kuulo.store import MentionFilter, SqliteStore, open_store
+from kuulo.store import MentionFilter, SqliteStore, open_store, queries
+from kuulo.store.inbox import InboxFilter
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SOURCES = ("news", "blog", "reviews", "forum")
 BRANDS = ("Acme", "Globex", "Initech")
 # A plan step that walks a whole table (or a whole index of it) instead of searching it.
 FULL_SCAN = re.compile(r"^SCAN (m|b|x|mentions|mention_brands)\b")
+# How many mentions a search matches (``search_is_common``): a lookup in the FTS index only.
+FTS_ONLY = re.compile(r"^SELECT count\(\*\) FROM \(SELECT 1 FROM mentions_fts WHERE")
 # A read searches mentions by an index, or a per-hour summary (``s``) by its hour key.
 INDEXED = ("SEARCH m ", "SEARCH s ")
 
@@ -79,6 +82,7 @@ def plans(store: SqliteStore, read: Callable[[SqliteStore], Any]) -> list[tuple[
     return [
         (sql, [r[3] for r in execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()])
         for sql, params in captured
+        if not FTS_ONLY.match(sql)
     ]
 
 
@@ -131,3 +135,26 @@ def test_the_check_catches_a_full_scan(store: SqliteStore) -> None:
         ).fetchall()
     ]
     assert full_scans(details) != []
+
+
+@pytest.mark.parametrize(("walk_min", "walks"), [(10, True), (10_000, False)])
+def test_a_common_search_pages_by_walking_the_ts_index(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, walk_min: int, walks: bool
+) -> None:
+    """A word in many mentions: newest first down the ts index, stopping at the page's end, not
+    every match fetched and sorted. Same rows either way."""
+    mf = MentionFilter(since=NOW - timedelta(days=90), search="word3")  # ~1 in 9 mentions
+    expected = store.mentions(mf, limit=20)
+    inbox_expected = store.inbox(InboxFilter(mf), limit=20)
+    monkeypatch.setattr(queries, "SEARCH_WALK_MIN", walk_min)
+    for read in (lambda s: s.mentions(mf, limit=20), lambda s: s.inbox(InboxFilter(mf), 20)):
+        [(sql, details)] = [p for p in plans(store, read) if "ORDER BY m.ts DESC" in p[0]]
+        # "+": the match list may not drive the lookup (SQLite's planner on a million rows
+        # would otherwise fetch every match and sort; on this small table it walks either way)
+        assert ("+m.rowid IN (SELECT rowid FROM mentions_fts" in sql) == walks, sql
+        if walks:
+            assert not any("TEMP B-TREE FOR ORDER BY" in d for d in details), details
+            assert any("idx_mentions_ts" in d for d in details), details
+    assert store.mentions(mf, limit=20) == expected
+    assert store.inbox(InboxFilter(mf), limit=20) == inbox_expected
+    assert len(expected) == 20
