@@ -24,8 +24,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import database, mention_filters, reader, settings
-from kuulo.export import write_csv, write_jsonl, write_parquet
-from kuulo.store import SqliteStore, Store
+from kuulo.export import write
 from kuulo.store.inbox import InboxFilter
 from kuulo.store.queries import EXPORT_COLUMNS
 
@@ -41,19 +40,8 @@ PREVIEW_COLUMNS = ("published_at", "author", "title", "text", "sentiment", "sour
 
 def write_export(rows: Iterator[dict[str, Any]], fmt: str, target: Path) -> int:
     """Write ``rows`` to the file ``target`` in ``fmt``, batch by batch; returns the row count."""
-    if fmt == "parquet":
-        with target.open("wb") as binary:
-            return write_parquet(rows, binary)
-    writer = write_csv if fmt == "csv" else write_jsonl
-    with target.open("w", encoding="utf-8", newline="") as text:
-        return writer(rows, text)
-
-
-def export_rows(store: Store, f: InboxFilter) -> Iterator[dict[str, Any]]:
-    """The store's streaming export rows (not yet on the ``Store`` protocol, so narrowed)."""
-    if not isinstance(store, SqliteStore):
-        raise TypeError(f"cannot export from {type(store).__name__}")
-    return store.inbox_export_rows(f)
+    with target.open("wb") as out:
+        return write(rows, fmt, out)
 
 
 @contextmanager
@@ -64,7 +52,7 @@ def spooled(path: str, f: InboxFilter, fmt: str) -> Iterator[Path]:
     target = Path(name)
     try:
         with reader(path) as store:
-            write_export(export_rows(store, f), fmt, target)
+            write_export(store.inbox_export_rows(f), fmt, target)
         yield target
     finally:
         target.unlink(missing_ok=True)
@@ -91,25 +79,19 @@ def count(path: str, f: InboxFilter) -> int:
 def estimated_size(path: str, f: InboxFilter, fmt: str, rows: int) -> int:
     """Bytes, extrapolated from the first ``SAMPLE_ROWS`` rows written in ``fmt``."""
     with reader(path) as store:
-        sample = list(islice(export_rows(store, f), SAMPLE_ROWS))
+        sample = list(islice(store.inbox_export_rows(f), SAMPLE_ROWS))
     if not sample:
         return 0
-    if fmt == "parquet":
-        binary = io.BytesIO()
-        write_parquet(iter(sample), binary)
-        written = len(binary.getvalue())
-    else:
-        text = io.StringIO()
-        (write_csv if fmt == "csv" else write_jsonl)(iter(sample), text)
-        written = len(text.getvalue().encode("utf-8"))
-    return round(written / len(sample) * rows)
+    written = io.BytesIO()
+    write(sample, fmt, written)
+    return round(len(written.getvalue()) / len(sample) * rows)
 
 
 @st.cache_data(ttl=15, show_spinner=False)
 def preview(path: str, f: InboxFilter) -> pd.DataFrame:
     """The first rows' main columns, as exported (shown in escaped dataframe cells)."""
     with reader(path) as store:
-        rows = list(islice(export_rows(store, f), PREVIEW_ROWS))
+        rows = list(islice(store.inbox_export_rows(f), PREVIEW_ROWS))
     return pd.DataFrame(rows, columns=list(EXPORT_COLUMNS))[list(PREVIEW_COLUMNS)]
 
 

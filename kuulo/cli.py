@@ -229,16 +229,10 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _write_export(fmt: str, rows: Iterator[dict[str, Any]], output: str | None) -> int:
-    if fmt == "parquet":
-        if output is None:
-            return exporting.write_parquet(rows, sys.stdout.buffer)
-        with open(output, "wb") as fh:
-            return exporting.write_parquet(rows, fh)
-    writer = exporting.write_csv if fmt == "csv" else exporting.write_jsonl
     if output is None:
-        return writer(rows, sys.stdout)
-    with open(output, "w", encoding="utf-8", newline="") as fh:
-        return writer(rows, fh)
+        return exporting.write(rows, fmt, sys.stdout.buffer)
+    with open(output, "wb") as fh:
+        return exporting.write(rows, fmt, fh)
 
 
 def _with_progress(

@@ -7,6 +7,7 @@ columns are only ever appended.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -57,6 +58,18 @@ def write_parquet(rows: Iterable[dict[str, Any]], out: IO[bytes], batch: int = 5
             writer.write_table(pa.Table.from_pydict(columns, schema=schema))
             count += len(chunk)
     return count
+
+
+def write(rows: Iterable[dict[str, Any]], fmt: str, out: IO[bytes]) -> int:
+    """``rows`` in ``fmt`` to a binary stream (CSV and JSON Lines as UTF-8); returns the row
+    count. ``out`` stays open: the CLI writes to stdout or a file, the dashboard to a spool."""
+    if fmt == "parquet":
+        return write_parquet(rows, out)
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    try:
+        return (write_csv if fmt == "csv" else write_jsonl)(rows, text)
+    finally:
+        text.detach()  # flushes, and leaves ``out`` to its owner
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
