@@ -22,7 +22,7 @@ from dashboard.inbox import mention_text
 from kuulo.clock import utcnow
 from kuulo.settings import BrandSettings
 from kuulo.settings_alerts import AlertSettings
-from kuulo.spikes import Episode, episodes, hour_keys
+from kuulo.spikes import Episode, episodes
 from kuulo.store import MentionFilter
 from kuulo.store.inbox import InboxFilter
 from kuulo.terms import top_terms
@@ -34,23 +34,22 @@ PERIODS = {
     "Custom": None,
 }
 THEME_SAMPLE = 500  # newest negative mentions the themes are drawn from
+RECENT_NEGATIVES = 15  # of those, listed under "Recent negative mentions"
 ROW_HEIGHT = 35  # pixels per row of st.dataframe
 
 
 @st.cache_data(ttl=30, show_spinner=False)
 def load(path: str, f: InboxFilter, previous: InboxFilter, bucket: str) -> dict[str, object]:
     with reader(path) as store:
+        negatives = store.inbox(_negative(f), limit=THEME_SAMPLE)  # newest first
         return {
             "now": store.sentiment_counts(f),
             "before": store.sentiment_counts(previous),
             "over_time": pd.DataFrame(store.sentiment_over_time(f, bucket)),  # type: ignore[arg-type]
             "sources": pd.DataFrame(store.by_source(f)),
             "authors": pd.DataFrame(store.top_authors(f, limit=10)),
-            "negative": pd.DataFrame(store.inbox(_negative(f), limit=15)),
-            "negative_texts": [
-                f"{r['title'] or ''} {r['text'] or ''}"
-                for r in store.inbox(_negative(f), limit=THEME_SAMPLE)
-            ],
+            "negative": pd.DataFrame(negatives[:RECENT_NEGATIVES]),
+            "negative_texts": [f"{r['title'] or ''} {r['text'] or ''}" for r in negatives],
         }
 
 
@@ -81,7 +80,7 @@ def _spike_row(brand: str, e: Episode) -> dict[str, object]:
         "Started (UTC)": pd.Timestamp(f"{e.start}:00:00", tz="UTC"),
         "Brand": brand,
         "What": "Mention volume" if volume else "Negative share",
-        "For": f"{len(hour_keys(_hour(e.start), _hour(e.end) + timedelta(hours=1)))} h",
+        "For": f"{(_hour(e.end) - _hour(e.start)) // timedelta(hours=1) + 1} h",
         "Peak hour": f"{e.peak.count:,} mentions" if volume else f"{e.peak.value:.0%} negative",
         "Usually": f"{e.peak.median:g} mentions" if volume else f"{e.peak.median:.0%} negative",
     }
